@@ -525,7 +525,9 @@ impl Syndrome {
             Some(FaultStatus::from_code(iss.read(ISS_DATA_ABORT::DFSC) as u8))
         } else if class.is_instruction_abort() {
             let iss = LocalRegisterCopy::<u64, ISS_INSTRUCTION_ABORT::Register>::new(self.0);
-            Some(FaultStatus::from_code(iss.read(ISS_INSTRUCTION_ABORT::IFSC) as u8))
+            Some(FaultStatus::from_code(
+                iss.read(ISS_INSTRUCTION_ABORT::IFSC) as u8,
+            ))
         } else {
             None
         }
@@ -589,7 +591,12 @@ impl fmt::Display for Syndrome {
     /// level 3, write`.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let class = self.class();
-        write!(formatter, "{} (EC {:#04x})", class.name(), self.class_code())?;
+        write!(
+            formatter,
+            "{} (EC {:#04x})",
+            class.name(),
+            self.class_code()
+        )?;
         if let Some(status) = self.fault_status() {
             write!(formatter, ": {status}")?;
             if class.is_data_abort() {
@@ -608,7 +615,7 @@ impl fmt::Display for Syndrome {
     }
 }
 
-/// The Exception level and stack pointer an exception was taken from: SPSR_EL1.M[4:0].
+/// The Exception level and stack pointer an exception was taken from: `SPSR_EL1.M[4:0]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// EL0, SP_EL0.
@@ -625,9 +632,9 @@ pub enum Mode {
     EL3t,
     /// EL3, SP_EL3.
     EL3h,
-    /// M[4] = 1: an AArch32 mode, with its M[4:0] value.
+    /// `M[4]` = 1: an AArch32 mode, with its `M[4:0]` value.
     AArch32(u8),
-    /// An AArch64 M[3:0] value the architecture reserves (M[1] = 1).
+    /// An AArch64 `M[3:0]` value the architecture reserves (`M[1]` = 1).
     Reserved(u8),
 }
 
@@ -670,7 +677,7 @@ impl SavedProgramStatus {
         LocalRegisterCopy::new(self.0)
     }
 
-    /// The mode the exception was taken from, M[4:0].
+    /// The mode the exception was taken from, `M[4:0]`.
     pub fn mode(self) -> Mode {
         // M[3:0] is four bits wide.
         let mode = self.register().read(SPSR_EL1::M) as u8;

@@ -8,7 +8,7 @@
 //! # Layout
 //!
 //! A 48-bit virtual address is split into four 9-bit table indices and a 12-bit page
-//! offset (Arm ARM D8.2, "Translation table walk", 4KB granule):
+//! offset (Arm ARM, "Translation table walk", 4KB granule):
 //!
 //! ```text
 //!  47      39 38      30 29      21 20      12 11         0
@@ -42,8 +42,12 @@
 //! table memory halfway, the tables it already added stay installed but empty, so they
 //! change no translation and are reused by later calls.
 //!
-//! This module performs no TLB maintenance and no barriers: after [`unmap`] (or any change
-//! of a valid descriptor) the caller must invalidate the TLB before the memory is reused.
+//! # What the caller does
+//!
+//! This module only writes descriptors to memory. The caller serializes calls on one set of
+//! tables (they are read, then written, in separate passes), makes new descriptors visible
+//! to the walker (DSB ISHST) before relying on them, and after [`unmap`] invalidates the
+//! range's TLB entries (TLBI, DSB ISH) before reusing the memory.
 
 use core::fmt;
 
@@ -80,7 +84,7 @@ const PHYSICAL_ADDRESS_LIMIT: u64 = 1 << PHYSICAL_ADDRESS_BITS;
 const INDEX_MASK: u64 = ENTRIES_PER_TABLE as u64 - 1;
 
 register_bitfields! {u64,
-    /// Stage 1 table descriptor, levels 0 to 2 (Arm ARM D8.3.1, "Table descriptor format").
+    /// Stage 1 table descriptor, levels 0 to 2 (Arm ARM, "Table descriptor format").
     ///
     /// The hierarchical attributes (NSTable, APTable, UXNTable, PXNTable) are left zero: all
     /// permissions are given by the leaf descriptors.
@@ -104,7 +108,7 @@ register_bitfields! {u64,
     ],
 
     /// Stage 1 block descriptor (levels 1 and 2) or page descriptor (level 3)
-    /// (Arm ARM D8.3.2, "Block descriptor and Page descriptor formats").
+    /// (Arm ARM, "Block descriptor and Page descriptor formats").
     #[allow(missing_docs, reason = "the items the macro generates for documented fields")]
     pub STAGE1_PAGE_DESCRIPTOR [
         /// Unprivileged execute-never, bit [54] (UXN, or XN in a regime with one privilege
@@ -177,7 +181,7 @@ register_bitfields! {u64,
 }
 
 register_bitfields! {u8,
-    /// One Attr<n> field of MAIR_EL1 (Arm ARM D19.2, MAIR_EL1): the memory type that a
+    /// One Attr<n> field of MAIR_EL1 (Arm ARM, MAIR_EL1): the memory type that a
     /// descriptor selects by its AttrIndx.
     #[allow(missing_docs, reason = "the items the macro generates for documented fields")]
     pub MAIR_ATTRIBUTE [
@@ -207,11 +211,11 @@ register_bitfields! {u8,
 
 /// The MAIR_EL1 attributes the kernel programs, indexed by [`MemoryType::attribute_index`]:
 ///
-/// | AttrIndx | Attr<n> | memory type                                                      |
-/// |----------|---------|------------------------------------------------------------------|
-/// | 0        | 0xff    | Normal, inner and outer write-back non-transient, read/write-allocate |
-/// | 1        | 0x04    | Device-nGnRE                                                     |
-/// | 2        | 0x44    | Normal, inner and outer non-cacheable                            |
+/// | AttrIndx | `Attr<n>` | memory type                                                      |
+/// |----------|-----------|------------------------------------------------------------------|
+/// | 0        | 0xff      | Normal, inner and outer write-back non-transient, read/write-allocate |
+/// | 1        | 0x04      | Device-nGnRE                                                     |
+/// | 2        | 0x44      | Normal, inner and outer non-cacheable                            |
 pub const MAIR_ATTRIBUTES: [u8; 3] = [
     MAIR_ATTRIBUTE::OUTER::WriteBackNonTransientReadWriteAllocate.value
         | MAIR_ATTRIBUTE::INNER::WriteBackNonTransientReadWriteAllocate.value,
@@ -219,7 +223,7 @@ pub const MAIR_ATTRIBUTES: [u8; 3] = [
     MAIR_ATTRIBUTE::OUTER::NonCacheable.value | MAIR_ATTRIBUTE::INNER::NonCacheable.value,
 ];
 
-/// The value for MAIR_EL1: Attr<n> occupies bits [8n+7:8n], unused Attr<n> are zero.
+/// The value for MAIR_EL1: `Attr<n>` occupies bits `[8n+7:8n]`, unused `Attr<n>` are zero.
 pub const MAIR_EL1_VALUE: u64 = u64::from_le_bytes([
     MAIR_ATTRIBUTES[0],
     MAIR_ATTRIBUTES[1],
@@ -345,18 +349,24 @@ impl Default for PageTable {
 }
 
 impl fmt::Debug for PageTable {
-    /// Lists only the non-zero descriptors, by index.
+    /// Lists only the valid descriptors, by index.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter
-            .debug_map()
-            .entries(
-                self.entries
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, descriptor)| **descriptor != 0)
-                    .map(|(index, descriptor)| (index, fmt::from_fn(move |f| write!(f, "{descriptor:#018x}")))),
-            )
-            .finish()
+        let valid = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, descriptor)| **descriptor & 1 != 0)
+            .map(|(index, descriptor)| (index, HexDescriptor(*descriptor)));
+        formatter.debug_map().entries(valid).finish()
+    }
+}
+
+/// A descriptor that debug-prints in hexadecimal.
+struct HexDescriptor(u64);
+
+impl fmt::Debug for HexDescriptor {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{:#018x}", self.0)
     }
 }
 
@@ -535,7 +545,9 @@ impl Attributes {
 
     /// The descriptor fields these attributes set, all but the type and the output
     /// address.
-    fn descriptor_fields(self) -> tock_registers::fields::FieldValue<u64, STAGE1_PAGE_DESCRIPTOR::Register> {
+    fn descriptor_fields(
+        self,
+    ) -> tock_registers::fields::FieldValue<u64, STAGE1_PAGE_DESCRIPTOR::Register> {
         use STAGE1_PAGE_DESCRIPTOR as D;
 
         let shareability = match self.memory {
@@ -770,7 +782,7 @@ struct VirtualRange {
 
 impl VirtualRange {
     fn new(virt: u64, size: u64) -> Result<VirtualRange, MapError> {
-        if virt % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
+        if !virt.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned);
         }
         if !is_canonical(virt) {
@@ -886,7 +898,7 @@ impl MapRequest {
         let block_fits = |level: Level| {
             self.policy == BlockPolicy::LargestFitting
                 && chunk.whole_entry
-                && self.phys_at(chunk.start) % level.entry_size() == 0
+                && self.phys_at(chunk.start).is_multiple_of(level.entry_size())
         };
         match level {
             Level::Zero => Placement::Table(Level::One),
@@ -941,7 +953,7 @@ pub fn map(
 ) -> Result<(), MapError> {
     attributes.check()?;
     let range = VirtualRange::new(virt, size)?;
-    if phys % PAGE_SIZE != 0 {
+    if !phys.is_multiple_of(PAGE_SIZE) {
         return Err(MapError::Misaligned);
     }
     if phys
@@ -961,7 +973,15 @@ pub fn map(
         MapPass::AllocateTables,
         MapPass::WriteDescriptors,
     ] {
-        map_in_table(memory, root, Level::Zero, range.start, range.end, &request, pass)?;
+        map_in_table(
+            memory,
+            root,
+            Level::Zero,
+            range.start,
+            range.end,
+            &request,
+            pass,
+        )?;
     }
     Ok(())
 }
@@ -992,11 +1012,18 @@ fn map_in_table(
                     // The write pass finds the tables the allocation pass added, so it only
                     // allocates if they vanished in between.
                     if pass != MapPass::Check {
-                        let new_table = memory
-                            .allocate_table()
-                            .ok_or(MapError::OutOfTableMemory)?;
+                        let new_table =
+                            memory.allocate_table().ok_or(MapError::OutOfTableMemory)?;
                         memory.table(table).entries[chunk.index] = table_descriptor(new_table);
-                        map_in_table(memory, new_table, next, chunk.start, chunk.end, request, pass)?;
+                        map_in_table(
+                            memory,
+                            new_table,
+                            next,
+                            chunk.start,
+                            chunk.end,
+                            request,
+                            pass,
+                        )?;
                     }
                 }
             },
@@ -1004,7 +1031,15 @@ fn map_in_table(
                 table: next_table,
                 level: next,
             } => {
-                map_in_table(memory, next_table, next, chunk.start, chunk.end, request, pass)?;
+                map_in_table(
+                    memory,
+                    next_table,
+                    next,
+                    chunk.start,
+                    chunk.end,
+                    request,
+                    pass,
+                )?;
             }
             Entry::Leaf(_) | Entry::Reserved => {
                 return Err(MapError::AlreadyMapped {
@@ -1046,7 +1081,15 @@ pub fn unmap(
 ) -> Result<(), MapError> {
     let range = VirtualRange::new(virt, size)?;
     for pass in [UnmapPass::Check, UnmapPass::Clear] {
-        unmap_in_table(memory, root, Level::Zero, range.start, range.end, &range, pass)?;
+        unmap_in_table(
+            memory,
+            root,
+            Level::Zero,
+            range.start,
+            range.end,
+            &range,
+            pass,
+        )?;
     }
     Ok(())
 }
@@ -1070,7 +1113,15 @@ fn unmap_in_table(
                 table: next_table,
                 level: next,
             } => {
-                unmap_in_table(memory, next_table, next, chunk.start, chunk.end, range, pass)?;
+                unmap_in_table(
+                    memory,
+                    next_table,
+                    next,
+                    chunk.start,
+                    chunk.end,
+                    range,
+                    pass,
+                )?;
             }
             Entry::Leaf(_) | Entry::Reserved => {
                 if !chunk.whole_entry {

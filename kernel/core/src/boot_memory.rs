@@ -18,11 +18,7 @@ pub fn lowest_free_place(size: u64, alignment: u64, ram: &[PhysicalRange], avoid
     for bank in ram {
         let mut candidate = bank.base.checked_next_multiple_of(alignment)?;
         // Each pass either succeeds or moves past one obstacle, so this ends.
-        loop {
-            let Some(end) = candidate.checked_add(size) else { break };
-            if end > bank.end() {
-                break;
-            }
+        while let Some(end) = candidate.checked_add(size).filter(|&end| end <= bank.end()) {
             match avoid.iter().filter(|obstacle| obstacle.size > 0 && candidate < obstacle.end() && obstacle.base < end).map(|obstacle| obstacle.end()).max() {
                 None => {
                     best = Some(best.map_or(candidate, |known| known.min(candidate)));

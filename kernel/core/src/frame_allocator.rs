@@ -188,7 +188,7 @@ impl<'bitmap> FrameAllocator<'bitmap> {
     /// Give back one frame that [`allocate`](Self::allocate) or
     /// [`allocate_contiguous`](Self::allocate_contiguous) handed out.
     pub fn free(&mut self, address: u64) -> Result<(), FrameError> {
-        if address % FRAME_SIZE != 0 {
+        if !address.is_multiple_of(FRAME_SIZE) {
             return Err(FrameError::Misaligned { address });
         }
         let frame = (address / FRAME_SIZE)

@@ -105,7 +105,7 @@ fn frames_never_overlap_reserved_memory(machine: &Machine<'static>, facts: &Boot
     for frame in taken.drain(..) {
         memory::with_frames(|frames| frames.free(frame)).ok_or("no frame allocator")?.map_err(|_| "a free was refused")?;
     }
-    kprintln!("ktest: allocated and wrote {count} frames ({} MiB); reserved memory intact", count as u64 * FRAME_SIZE >> 20);
+    kprintln!("ktest: allocated and wrote {count} frames ({} MiB); reserved memory intact", (count as u64 * FRAME_SIZE) >> 20);
     Ok(())
 }
 

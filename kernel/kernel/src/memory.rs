@@ -144,7 +144,6 @@ pub unsafe fn build_kernel_tables(
         map("device registers", linear(base), base, size, device, BlockPolicy::LargestFitting)?;
     }
     let used = tables.used;
-    drop(tables);
     drop(pool);
     // SAFETY: `root` maps the image at its link address onto the same frames, the stack, and
     // the linear map; the caller guarantees masked interrupts and a live identity map.

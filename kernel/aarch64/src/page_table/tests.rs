@@ -139,8 +139,14 @@ fn canonical_addresses_have_bits_63_to_48_all_equal() {
 fn mair_holds_normal_device_and_non_cacheable_at_their_attribute_indices() {
     assert_eq!(MAIR_ATTRIBUTES, [0xff, 0x04, 0x44]);
     assert_eq!(mair_el1_value(), 0x0000_0000_0044_04ff);
-    assert_eq!(MAIR_ATTRIBUTES[usize::from(MemoryType::Normal.attribute_index())], 0xff);
-    assert_eq!(MAIR_ATTRIBUTES[usize::from(MemoryType::Device.attribute_index())], 0x04);
+    assert_eq!(
+        MAIR_ATTRIBUTES[usize::from(MemoryType::Normal.attribute_index())],
+        0xff
+    );
+    assert_eq!(
+        MAIR_ATTRIBUTES[usize::from(MemoryType::Device.attribute_index())],
+        0x04
+    );
     assert_eq!(
         MAIR_ATTRIBUTES[usize::from(MemoryType::NormalNonCacheable.attribute_index())],
         0x44
@@ -179,7 +185,10 @@ fn mapped_pages_read_back_through_translate() {
         assert_eq!(translation.attributes, Attributes::USER_DATA);
     }
     assert_eq!(translate(root, &mut memory, 0x40_0000 - PAGE_SIZE), None);
-    assert_eq!(translate(root, &mut memory, 0x40_0000 + 4 * PAGE_SIZE), None);
+    assert_eq!(
+        translate(root, &mut memory, 0x40_0000 + 4 * PAGE_SIZE),
+        None
+    );
     // Root, level 1, level 2 and level 3 tables.
     assert_eq!(memory.tables_allocated(), 4);
 }
@@ -187,8 +196,16 @@ fn mapped_pages_read_back_through_translate() {
 #[test]
 fn translate_adds_the_offset_within_the_page_or_block() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0x1000, 0x5000, PAGE_SIZE, Attributes::KERNEL_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x1000,
+        0x5000,
+        PAGE_SIZE,
+        Attributes::KERNEL_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     map(
         root,
         &mut memory,
@@ -323,7 +340,10 @@ fn pages_only_never_uses_blocks() {
     )
     .unwrap();
     for virt in (0x4000_0000..0x4040_0000).step_by(PAGE_SIZE as usize) {
-        assert_eq!(translate(root, &mut memory, virt).unwrap().level, Level::Three);
+        assert_eq!(
+            translate(root, &mut memory, virt).unwrap().level,
+            Level::Three
+        );
     }
     // Root, level 1, level 2, and two level 3 tables.
     assert_eq!(memory.tables_allocated(), 5);
@@ -357,9 +377,20 @@ fn attributes_round_trip_through_the_descriptor() {
     let (mut memory, root) = FakeTableMemory::with_root();
     for (number, attributes) in all.iter().enumerate() {
         let virt = 0x10_0000 + number as u64 * PAGE_SIZE;
-        map(root, &mut memory, virt, virt, PAGE_SIZE, *attributes, BlockPolicy::PagesOnly)
-            .unwrap();
-        assert_eq!(translate(root, &mut memory, virt).unwrap().attributes, *attributes);
+        map(
+            root,
+            &mut memory,
+            virt,
+            virt,
+            PAGE_SIZE,
+            *attributes,
+            BlockPolicy::PagesOnly,
+        )
+        .unwrap();
+        assert_eq!(
+            translate(root, &mut memory, virt).unwrap().attributes,
+            *attributes
+        );
     }
 }
 
@@ -404,13 +435,26 @@ fn descriptor_bits_follow_the_arm_encoding() {
     {
         let virt = 0x20_0000 + number as u64 * PAGE_SIZE;
         let phys = 0x1234_5000 + number as u64 * PAGE_SIZE;
-        map(root, &mut memory, virt, phys, PAGE_SIZE, attributes, BlockPolicy::PagesOnly).unwrap();
+        map(
+            root,
+            &mut memory,
+            virt,
+            phys,
+            PAGE_SIZE,
+            attributes,
+            BlockPolicy::PagesOnly,
+        )
+        .unwrap();
         let descriptor = descriptor_of(&mut memory, root, virt);
         assert_eq!(descriptor.read(D::AP), ap, "{attributes:?}");
         assert_eq!(descriptor.read(D::PXN), pxn, "{attributes:?}");
         assert_eq!(descriptor.read(D::UXN), uxn, "{attributes:?}");
         assert_eq!(descriptor.read(D::nG), not_global, "{attributes:?}");
-        assert_eq!(descriptor.read(D::AttrIndx), attribute_index, "{attributes:?}");
+        assert_eq!(
+            descriptor.read(D::AttrIndx),
+            attribute_index,
+            "{attributes:?}"
+        );
         assert_eq!(descriptor.read(D::SH), shareability, "{attributes:?}");
         assert!(descriptor.is_set(D::AF));
         assert!(descriptor.is_set(D::VALID));
@@ -424,8 +468,16 @@ fn descriptor_bits_follow_the_arm_encoding() {
 #[test]
 fn a_kernel_data_page_descriptor_has_the_expected_raw_value() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0, 0x4000_0000, PAGE_SIZE, Attributes::KERNEL_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0,
+        0x4000_0000,
+        PAGE_SIZE,
+        Attributes::KERNEL_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     // UXN | PXN | OA 0x4000_0000 | AF | SH inner | AP 00 | AttrIndx 0 | page | valid.
     let expected = (1 << 54) | (1 << 53) | 0x4000_0000 | (1 << 10) | (0b11 << 8) | 0b11;
     assert_eq!(walk(root, &mut memory, 0), Some((expected, Level::Three)));
@@ -468,7 +520,15 @@ fn writable_and_executable_mappings_are_refused() {
             ..attributes
         };
         assert_eq!(
-            map(root, &mut memory, 0x1000, 0x1000, PAGE_SIZE, attributes, BlockPolicy::PagesOnly),
+            map(
+                root,
+                &mut memory,
+                0x1000,
+                0x1000,
+                PAGE_SIZE,
+                attributes,
+                BlockPolicy::PagesOnly
+            ),
             Err(MapError::WritableAndExecutable)
         );
     }
@@ -485,7 +545,15 @@ fn executable_device_memory_is_refused() {
         ..Attributes::KERNEL_DEVICE
     };
     assert_eq!(
-        map(root, &mut memory, 0x1000, 0x1000, PAGE_SIZE, attributes, BlockPolicy::PagesOnly),
+        map(
+            root,
+            &mut memory,
+            0x1000,
+            0x1000,
+            PAGE_SIZE,
+            attributes,
+            BlockPolicy::PagesOnly
+        ),
         Err(MapError::ExecutableDeviceMemory)
     );
 }
@@ -498,7 +566,15 @@ fn kernel_code_that_el0_can_read_is_refused() {
         ..Attributes::KERNEL_CODE
     };
     assert_eq!(
-        map(root, &mut memory, 0x1000, 0x1000, PAGE_SIZE, attributes, BlockPolicy::PagesOnly),
+        map(
+            root,
+            &mut memory,
+            0x1000,
+            0x1000,
+            PAGE_SIZE,
+            attributes,
+            BlockPolicy::PagesOnly
+        ),
         Err(MapError::KernelExecutableUserAccessible)
     );
 }
@@ -506,8 +582,16 @@ fn kernel_code_that_el0_can_read_is_refused() {
 #[test]
 fn mapping_over_a_mapped_page_is_refused_and_changes_nothing() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0x5000, 0x9000, PAGE_SIZE, Attributes::USER_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x5000,
+        0x9000,
+        PAGE_SIZE,
+        Attributes::USER_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     let before = memory.snapshot();
     assert_eq!(
         map(
@@ -556,8 +640,16 @@ fn mapping_inside_a_block_is_refused() {
 #[test]
 fn a_block_is_not_placed_over_a_table_that_holds_pages() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0x4010_0000, 0x1000, PAGE_SIZE, Attributes::KERNEL_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x4010_0000,
+        0x1000,
+        PAGE_SIZE,
+        Attributes::KERNEL_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     assert_eq!(
         map(
             root,
@@ -575,8 +667,16 @@ fn a_block_is_not_placed_over_a_table_that_holds_pages() {
 #[test]
 fn unmapped_pages_translate_to_nothing() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0x10_0000, 0x10_0000, 4 * PAGE_SIZE, Attributes::USER_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x10_0000,
+        0x10_0000,
+        4 * PAGE_SIZE,
+        Attributes::USER_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     unmap(root, &mut memory, 0x10_1000, 2 * PAGE_SIZE).unwrap();
     assert!(translate(root, &mut memory, 0x10_0000).is_some());
     assert_eq!(translate(root, &mut memory, 0x10_1000), None);
@@ -590,7 +690,12 @@ fn unmapping_holes_succeeds_and_changes_nothing() {
     unmap(root, &mut memory, 0x4000_0000, GIB).unwrap();
     unmap(root, &mut memory, HIGH_HALF_BASE, 4 * GIB).unwrap();
     assert_eq!(memory.tables_allocated(), 1);
-    assert!(memory.tables[0].entries.iter().all(|descriptor| *descriptor == 0));
+    assert!(
+        memory.tables[0]
+            .entries
+            .iter()
+            .all(|descriptor| *descriptor == 0)
+    );
 }
 
 #[test]
@@ -614,8 +719,16 @@ fn unmapping_a_whole_block_removes_it() {
 #[test]
 fn unmapping_part_of_a_block_is_refused_and_changes_nothing() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0x3ff0_0000, 0x3ff0_0000, MIB, Attributes::KERNEL_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x3ff0_0000,
+        0x3ff0_0000,
+        MIB,
+        Attributes::KERNEL_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     map(
         root,
         &mut memory,
@@ -643,8 +756,16 @@ fn unmapping_part_of_a_block_is_refused_and_changes_nothing() {
 #[test]
 fn remapping_after_unmap_reuses_the_tables() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0x4000_0000, 0x1000, PAGE_SIZE, Attributes::USER_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x4000_0000,
+        0x1000,
+        PAGE_SIZE,
+        Attributes::USER_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     unmap(root, &mut memory, 0x4000_0000, PAGE_SIZE).unwrap();
     let tables = memory.tables_allocated();
     // The empty level 3 table stays, so even a block-sized range maps as pages in it.
@@ -669,8 +790,16 @@ fn running_out_of_table_memory_changes_no_translation() {
     // Room for the root, the three tables below it that a first page needs, and one more.
     let mut memory = FakeTableMemory::with_capacity(5);
     let root = memory.allocate_table().unwrap();
-    map(root, &mut memory, 0x1000, 0x7000, PAGE_SIZE, Attributes::USER_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x1000,
+        0x7000,
+        PAGE_SIZE,
+        Attributes::USER_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     assert_eq!(memory.tables_allocated(), 4);
     let before = memory.snapshot();
     // Needs a new level 1 table (0x80_0000_0000 is in the second level 0 entry), a level 2
@@ -691,8 +820,16 @@ fn running_out_of_table_memory_changes_no_translation() {
     assert_eq!(translate(root, &mut memory, 0x80_0000_0000), None);
     assert_eq!(translate(root, &mut memory, 0x1000).unwrap().phys, 0x7000);
     // Pages next to the first one still map: their tables exist.
-    map(root, &mut memory, 0x2000, 0x9000, PAGE_SIZE, Attributes::USER_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x2000,
+        0x9000,
+        PAGE_SIZE,
+        Attributes::USER_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     assert_eq!(translate(root, &mut memory, 0x2000).unwrap().phys, 0x9000);
 }
 
@@ -727,12 +864,26 @@ fn misaligned_requests_are_refused() {
         (0x1000, 0x1000, 100),
     ] {
         assert_eq!(
-            map(root, &mut memory, virt, phys, size, Attributes::USER_DATA, BlockPolicy::PagesOnly),
+            map(
+                root,
+                &mut memory,
+                virt,
+                phys,
+                size,
+                Attributes::USER_DATA,
+                BlockPolicy::PagesOnly
+            ),
             Err(MapError::Misaligned)
         );
     }
-    assert_eq!(unmap(root, &mut memory, 0x1004, PAGE_SIZE), Err(MapError::Misaligned));
-    assert_eq!(unmap(root, &mut memory, 0x1000, 0x10), Err(MapError::Misaligned));
+    assert_eq!(
+        unmap(root, &mut memory, 0x1004, PAGE_SIZE),
+        Err(MapError::Misaligned)
+    );
+    assert_eq!(
+        unmap(root, &mut memory, 0x1000, 0x10),
+        Err(MapError::Misaligned)
+    );
     assert_eq!(memory.tables_allocated(), 1);
 }
 
@@ -752,11 +903,22 @@ fn non_canonical_and_overlong_ranges_are_refused() {
     ];
     for (virt, size) in cases {
         assert_eq!(
-            map(root, &mut memory, virt, 0, size, Attributes::USER_DATA, BlockPolicy::PagesOnly),
+            map(
+                root,
+                &mut memory,
+                virt,
+                0,
+                size,
+                Attributes::USER_DATA,
+                BlockPolicy::PagesOnly
+            ),
             Err(MapError::AddressOutOfRange),
             "{virt:#x} + {size:#x}"
         );
-        assert_eq!(unmap(root, &mut memory, virt, size), Err(MapError::AddressOutOfRange));
+        assert_eq!(
+            unmap(root, &mut memory, virt, size),
+            Err(MapError::AddressOutOfRange)
+        );
     }
     assert_eq!(translate(root, &mut memory, 0x0001_0000_0000_0000), None);
 }
@@ -766,7 +928,15 @@ fn physical_ranges_beyond_48_bits_are_refused() {
     let (mut memory, root) = FakeTableMemory::with_root();
     for (phys, size) in [(1 << 48, PAGE_SIZE), ((1 << 48) - PAGE_SIZE, 2 * PAGE_SIZE)] {
         assert_eq!(
-            map(root, &mut memory, 0x1000, phys, size, Attributes::USER_DATA, BlockPolicy::PagesOnly),
+            map(
+                root,
+                &mut memory,
+                0x1000,
+                phys,
+                size,
+                Attributes::USER_DATA,
+                BlockPolicy::PagesOnly
+            ),
             Err(MapError::PhysicalAddressOutOfRange)
         );
     }
@@ -780,13 +950,25 @@ fn physical_ranges_beyond_48_bits_are_refused() {
         BlockPolicy::PagesOnly,
     )
     .unwrap();
-    assert_eq!(translate(root, &mut memory, 0x1000).unwrap().phys, (1 << 48) - PAGE_SIZE);
+    assert_eq!(
+        translate(root, &mut memory, 0x1000).unwrap().phys,
+        (1 << 48) - PAGE_SIZE
+    );
 }
 
 #[test]
 fn mapping_nothing_succeeds_and_allocates_nothing() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0x1000, 0x1000, 0, Attributes::USER_DATA, BlockPolicy::PagesOnly).unwrap();
+    map(
+        root,
+        &mut memory,
+        0x1000,
+        0x1000,
+        0,
+        Attributes::USER_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     unmap(root, &mut memory, 0x1000, 0).unwrap();
     assert_eq!(memory.tables_allocated(), 1);
 }
@@ -804,9 +986,19 @@ fn high_half_addresses_map_through_the_same_indices_as_low_ones() {
         BlockPolicy::PagesOnly,
     )
     .unwrap();
-    assert_eq!(translate(root, &mut memory, 0xFFFF_0000_4000_0000).unwrap().phys, 0x4000_0000);
+    assert_eq!(
+        translate(root, &mut memory, 0xFFFF_0000_4000_0000)
+            .unwrap()
+            .phys,
+        0x4000_0000
+    );
     // The same root seen as a TTBR0 table: the caller keeps the halves in separate roots.
-    assert_eq!(translate(root, &mut memory, 0x0000_0000_4000_0000).unwrap().phys, 0x4000_0000);
+    assert_eq!(
+        translate(root, &mut memory, 0x0000_0000_4000_0000)
+            .unwrap()
+            .phys,
+        0x4000_0000
+    );
     // A conflict is reported with the high-half address that was asked for.
     assert_eq!(
         map(
@@ -845,8 +1037,16 @@ fn the_last_page_of_the_high_half_maps_without_overflow() {
 #[test]
 fn descriptors_this_module_never_writes_translate_to_nothing() {
     let (mut memory, root) = FakeTableMemory::with_root();
-    map(root, &mut memory, 0x1000, 0x1000, 3 * PAGE_SIZE, Attributes::USER_DATA, BlockPolicy::PagesOnly)
-        .unwrap();
+    map(
+        root,
+        &mut memory,
+        0x1000,
+        0x1000,
+        3 * PAGE_SIZE,
+        Attributes::USER_DATA,
+        BlockPolicy::PagesOnly,
+    )
+    .unwrap();
     let level_3 = TABLE_MEMORY_BASE + 3 * PAGE_SIZE;
     // A reserved type at level 3 (valid, TYPE = 0).
     memory.table(level_3).entries[1] &= !0b10;
@@ -859,7 +1059,15 @@ fn descriptors_this_module_never_writes_translate_to_nothing() {
     }
     // A reserved descriptor still occupies its entry.
     assert_eq!(
-        map(root, &mut memory, 0x1000, 0x1000, PAGE_SIZE, Attributes::USER_DATA, BlockPolicy::PagesOnly),
+        map(
+            root,
+            &mut memory,
+            0x1000,
+            0x1000,
+            PAGE_SIZE,
+            Attributes::USER_DATA,
+            BlockPolicy::PagesOnly
+        ),
         Err(MapError::AlreadyMapped { virt: 0x1000 })
     );
 }
