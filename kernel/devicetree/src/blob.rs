@@ -30,6 +30,27 @@ const TOKEN_SIZE: usize = 4;
 /// Size of one memory reservation entry: a big-endian u64 address and u64 size.
 const RESERVATION_ENTRY_SIZE: usize = 16;
 
+/// The `totalsize` of the blob whose header starts `header`: how many bytes to hand to
+/// [`open`]. Only the header is read, so the caller can size its view of the blob first.
+///
+/// Errors: [`Error::Truncated`], [`Error::MisalignedBlob`], [`Error::BadMagic`],
+/// [`Error::BadHeader`].
+pub(crate) fn total_size(header: &[u8]) -> Result<usize, Error> {
+    if header.len() < DevTree::MIN_HEADER_SIZE {
+        return Err(Error::Truncated);
+    }
+    if !header.as_ptr().addr().is_multiple_of(TOKEN_SIZE) {
+        return Err(Error::MisalignedBlob);
+    }
+    // SAFETY: `read_totalsize` requires a 4-byte aligned buffer of at least
+    // `MIN_HEADER_SIZE` bytes; both were checked just above.
+    let total_size = unsafe { DevTree::read_totalsize(header) }.map_err(Error::from_structure)?;
+    if total_size < DevTree::MIN_HEADER_SIZE {
+        return Err(Error::BadHeader);
+    }
+    Ok(total_size)
+}
+
 /// Validates the header of `dtb` and returns an `fdt-rs` view of exactly `totalsize` bytes.
 ///
 /// Errors: [`Error::Truncated`], [`Error::MisalignedBlob`], [`Error::BadMagic`],
@@ -112,7 +133,7 @@ fn check_structure_block(devtree: &DevTree<'_>) -> Result<(), Error> {
         // the buffer, is what the check just above establishes.
         let token = unsafe { next_devtree_token(buffer, &mut offset) };
         match token {
-            Ok(Some(_)) => continue,
+            Ok(Some(_)) => {}
             Ok(None) => return Ok(()),
             Err(_) => return Err(Error::MalformedStructure),
         }

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::machine::{Uart, UartKind};
 use crate::range::PhysRange;
 use crate::tree::{
-    Node, Property, Reg, Tree, cell_count, is_compatible, number, property, string_property,
+    Node, Property, Reg, Tree, cell, cell_count, is_compatible, number, property, string_property,
     u32_property,
 };
 
@@ -151,7 +151,7 @@ fn clock_frequency(tree: &Tree<'_, '_, '_>, node: &Node<'_, '_, '_>) -> Result<O
         return Ok(None);
     };
     // The first cell of a clock specifier is always the provider's phandle.
-    let phandle = crate::tree::cell(&clocks, 0).ok_or(Error::BadProperty("clocks"))?;
+    let phandle = cell(&clocks, 0).ok_or(Error::BadProperty("clocks"))?;
     let provider = tree
         .node_by_phandle(phandle)
         .ok_or(Error::BadProperty("clocks"))?;

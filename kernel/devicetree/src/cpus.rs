@@ -6,7 +6,9 @@
 
 use crate::error::Error;
 use crate::machine::{Cpu, CpuList, EnableMethod};
-use crate::tree::{Node, Reg, Tree, has_device_type, number, property, string_property};
+use crate::tree::{
+    Node, Reg, Tree, cell_count, has_device_type, number, property, string_property,
+};
 
 /// Every CPU in tree order.
 ///
@@ -43,14 +45,14 @@ pub(crate) fn cpus(tree: &Tree<'_, '_, '_>) -> Result<CpuList, Error> {
 /// The `enable-method` of one CPU node.
 fn enable_method(node: &Node<'_, '_, '_>) -> Result<EnableMethod, Error> {
     let method = match string_property(node, "enable-method")? {
-        None => EnableMethod::None,
+        None => EnableMethod::Absent,
         Some("psci") => EnableMethod::Psci,
         Some("spin-table") => {
             let address = property(node, "cpu-release-addr")
                 .ok_or(Error::MissingProperty("cpu-release-addr"))?;
             // The binding fixes this at two cells, whatever `#address-cells` says; some old
             // trees use one, so decide by length.
-            let cells = crate::tree::cell_count(&address, "cpu-release-addr")?;
+            let cells = cell_count(&address, "cpu-release-addr")?;
             if cells != 1 && cells != 2 {
                 return Err(Error::BadProperty("cpu-release-addr"));
             }

@@ -49,6 +49,17 @@ pub use machine::{
 };
 pub use range::{ListFull, MmioRange, PhysRange, RangeList};
 
+/// The size of the blob (its header's `totalsize`) from its first bytes, so that a caller
+/// holding only a physical address knows how much memory to hand to [`parse`].
+///
+/// Arguments: `header`, at least the 40-byte FDT header, 4-byte aligned.
+///
+/// Errors: [`Error::Truncated`], [`Error::MisalignedBlob`], [`Error::BadMagic`],
+/// [`Error::BadHeader`].
+pub fn total_size(header: &[u8]) -> Result<usize, Error> {
+    blob::total_size(header)
+}
+
 /// Decodes the device tree blob `dtb` into a [`Machine`].
 ///
 /// Arguments:
@@ -56,7 +67,7 @@ pub use range::{ListFull, MmioRange, PhysRange, RangeList};
 ///   be longer; the rest is ignored).
 /// - `index_buffer`: scratch memory for the `fdt-rs` index, used only during this call. Any
 ///   alignment will do: the index is aligned within the buffer. The kernel passes a static
-///   64 KiB buffer, several times what QEMU's `virt` blobs need.
+///   64 KiB buffer; QEMU's `virt` blobs need about 8 KiB.
 ///
 /// Return values: the [`Machine`], which borrows only strings (the command line) from `dtb`.
 ///

@@ -140,7 +140,7 @@ pub struct Psci {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnableMethod {
     /// No `enable-method` (QEMU omits it on single-CPU machines).
-    None,
+    Absent,
     /// `"psci"`: CPU_ON.
     Psci,
     /// `"spin-table"`: write the entry point to `release_address` and send an event.
@@ -180,7 +180,7 @@ impl CpuList {
         Self {
             cpus: [Cpu {
                 mpidr: 0,
-                enable_method: EnableMethod::None,
+                enable_method: EnableMethod::Absent,
             }; CPU_LIST_CAPACITY],
             length: 0,
         }

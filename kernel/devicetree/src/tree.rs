@@ -10,6 +10,7 @@ use fdt_rs::index::{DevTreeIndex, DevTreeIndexNode, DevTreeIndexProp};
 use fdt_rs::prelude::{FallibleIterator, PropReader};
 
 use crate::error::Error;
+use crate::interrupt::Interrupt;
 
 /// A node of the index.
 pub(crate) type Node<'a, 'i, 'dt> = DevTreeIndexNode<'a, 'i, 'dt>;
@@ -293,13 +294,14 @@ pub(crate) struct Reg<'a, 'i, 'dt> {
 impl<'a, 'i, 'dt> Reg<'a, 'i, 'dt> {
     /// The `reg` of `node`, or `None` if it has none.
     ///
-    /// Errors: [`Error::BadProperty`] if the parent's cell counts are malformed or `reg` is
-    /// not a whole number of entries; [`Error::MalformedStructure`] for a parentless node.
+    /// Errors: [`Error::BadProperty`] if the parent's cell counts are malformed, `reg` is not
+    /// a whole number of entries, or `node` is the root (which has no parent to say how to
+    /// read its `reg`).
     pub(crate) fn of(node: &Node<'a, 'i, 'dt>) -> Result<Option<Self>, Error> {
         let Some(property) = property(node, "reg") else {
             return Ok(None);
         };
-        let parent = node.parent().ok_or(Error::MalformedStructure)?;
+        let parent = node.parent().ok_or(Error::BadProperty("reg"))?;
         let cells = CellCounts::of(&parent)?;
         let count = cell_count(&property, "reg")?;
         if !count.is_multiple_of(cells.entry()) {
@@ -339,7 +341,7 @@ impl<'a, 'i, 'dt> Reg<'a, 'i, 'dt> {
     /// every ancestor bus, and checked not to wrap around the address space.
     pub(crate) fn physical(&self, index: usize) -> Result<(u64, u64), Error> {
         let (address, size) = self.raw(index)?;
-        let bus = self.node.parent().ok_or(Error::MalformedStructure)?;
+        let bus = self.node.parent().ok_or(Error::BadProperty("reg"))?;
         let address = translate(&bus, address, size)?;
         address.checked_add(size).ok_or(Error::BadProperty("reg"))?;
         Ok((address, size))
@@ -419,11 +421,11 @@ impl<'a, 'i, 'dt> Interrupts<'a, 'i, 'dt> {
             return Err(Error::BadProperty("interrupt-parent"));
         }
         let specifier_cells = u32_property(&parent, "#interrupt-cells")?;
-        if specifier_cells != Some(crate::Interrupt::SPECIFIER_CELLS) {
+        if specifier_cells != Some(Interrupt::SPECIFIER_CELLS) {
             return Err(Error::BadProperty("#interrupt-cells"));
         }
         let count = cell_count(&property, "interrupts")?;
-        let cells_per_entry = crate::Interrupt::SPECIFIER_CELLS as usize;
+        let cells_per_entry = Interrupt::SPECIFIER_CELLS as usize;
         if count == 0 || !count.is_multiple_of(cells_per_entry) {
             return Err(Error::BadProperty("interrupts"));
         }
@@ -442,15 +444,15 @@ impl<'a, 'i, 'dt> Interrupts<'a, 'i, 'dt> {
     ///
     /// Errors: [`Error::BadProperty`] (`"interrupts"`) if it is absent or not a valid GIC
     /// specifier.
-    pub(crate) fn get(&self, index: usize) -> Result<crate::Interrupt, Error> {
+    pub(crate) fn get(&self, index: usize) -> Result<Interrupt, Error> {
         if index >= self.entries {
             return Err(Error::BadProperty("interrupts"));
         }
-        let first = index * crate::Interrupt::SPECIFIER_CELLS as usize;
+        let first = index * Interrupt::SPECIFIER_CELLS as usize;
         let mut cells = [0u32; 3];
         for (offset, slot) in cells.iter_mut().enumerate() {
             *slot = cell(&self.property, first + offset).ok_or(Error::BadProperty("interrupts"))?;
         }
-        crate::Interrupt::from_gic_specifier(cells).ok_or(Error::BadProperty("interrupts"))
+        Interrupt::from_gic_specifier(cells).ok_or(Error::BadProperty("interrupts"))
     }
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{QEMU_BLOBS, load, machine, parse};
+use common::{AlignedBytes, INDEX_BUFFER_SIZE, QEMU_BLOBS, load, machine, parse};
 use devicetree::{
     EnableMethod, Interrupt, InterruptController, InterruptKind, MmioRange, PhysRange, Psci,
     PsciMethod, PsciVersion, Trigger, Uart, UartKind, boot_argument,
@@ -35,6 +35,19 @@ fn every_qemu_blob_parses_with_the_kernels_64_kib_index_buffer() {
 }
 
 #[test]
+fn every_qemu_blob_index_needs_less_than_a_quarter_of_the_kernels_buffer() {
+    for name in QEMU_BLOBS {
+        let mut tiny = AlignedBytes::new(&[0u8; 8]);
+        let Err(devicetree::Error::IndexBufferTooSmall { needed }) =
+            devicetree::parse(load(name), tiny.bytes_mut())
+        else {
+            panic!("{name}: 8 bytes cannot hold an index");
+        };
+        assert!(needed < INDEX_BUFFER_SIZE / 4, "{name}: {needed}");
+    }
+}
+
+#[test]
 fn every_qemu_blob_has_a_pl011_console_at_0x09000000_on_spi_1() {
     for name in QEMU_BLOBS {
         let console = machine(name).console;
@@ -56,10 +69,22 @@ fn every_qemu_blob_has_a_pl011_console_at_0x09000000_on_spi_1() {
 fn every_qemu_blob_routes_the_timer_to_ppis_29_30_27_and_26() {
     for name in QEMU_BLOBS {
         let timer = machine(name).timer;
-        assert_eq!(timer.secure_physical, level(InterruptKind::Ppi, 13), "{name}");
-        assert_eq!(timer.nonsecure_physical, level(InterruptKind::Ppi, 14), "{name}");
+        assert_eq!(
+            timer.secure_physical,
+            level(InterruptKind::Ppi, 13),
+            "{name}"
+        );
+        assert_eq!(
+            timer.nonsecure_physical,
+            level(InterruptKind::Ppi, 14),
+            "{name}"
+        );
         assert_eq!(timer.virtual_timer, level(InterruptKind::Ppi, 11), "{name}");
-        assert_eq!(timer.hypervisor_physical, level(InterruptKind::Ppi, 10), "{name}");
+        assert_eq!(
+            timer.hypervisor_physical,
+            level(InterruptKind::Ppi, 10),
+            "{name}"
+        );
         assert_eq!(timer.secure_physical.intid(), 29);
         assert_eq!(timer.nonsecure_physical.intid(), 30);
         assert_eq!(timer.virtual_timer.intid(), 27);
@@ -78,7 +103,11 @@ fn every_qemu_blob_reports_its_padded_size_and_no_reserved_memory() {
             machine.dtb_range(0x4800_0000),
             PhysRange::new(0x4800_0000, QEMU_DTB_SIZE)
         );
-        assert!(machine.reserved.is_empty(), "{name}: {:?}", machine.reserved);
+        assert!(
+            machine.reserved.is_empty(),
+            "{name}: {:?}",
+            machine.reserved
+        );
     }
 }
 
@@ -127,7 +156,11 @@ fn memory_is_one_bank_at_1_gib_of_the_size_given_with_dash_m() {
         ("gicv3-el2.dtb", 512 << 20),
     ] {
         let memory = machine(name).memory;
-        assert_eq!(memory.as_slice(), &[PhysRange::new(RAM_BASE, size)], "{name}");
+        assert_eq!(
+            memory.as_slice(),
+            &[PhysRange::new(RAM_BASE, size)],
+            "{name}"
+        );
         assert_eq!(memory.total_size(), size, "{name}");
     }
 }
@@ -136,7 +169,7 @@ fn memory_is_one_bank_at_1_gib_of_the_size_given_with_dash_m() {
 fn single_cpu_blob_has_one_cpu_without_enable_method() {
     let cpus = machine("gicv2-512m-smp1.dtb").cpus;
     assert_eq!(cpus.len(), 1);
-    assert_eq!(cpus.as_slice()[0].enable_method, EnableMethod::None);
+    assert_eq!(cpus.as_slice()[0].enable_method, EnableMethod::Absent);
 }
 
 #[test]
@@ -144,14 +177,20 @@ fn four_cpu_blob_lists_mpidrs_0_to_3_started_by_psci() {
     let cpus = machine("gicv3-512m-smp4.dtb").cpus;
     let mpidrs: Vec<u64> = cpus.iter().map(|cpu| cpu.mpidr).collect();
     assert_eq!(mpidrs, vec![0, 1, 2, 3]);
-    assert!(cpus.iter().all(|cpu| cpu.enable_method == EnableMethod::Psci));
+    assert!(
+        cpus.iter()
+            .all(|cpu| cpu.enable_method == EnableMethod::Psci)
+    );
 }
 
 #[test]
 fn el2_blob_lists_two_cpus_started_by_psci() {
     let cpus = machine("gicv3-el2.dtb").cpus;
     assert_eq!(cpus.len(), 2);
-    assert_eq!(cpus.find(1).map(|cpu| cpu.enable_method), Some(EnableMethod::Psci));
+    assert_eq!(
+        cpus.find(1).map(|cpu| cpu.enable_method),
+        Some(EnableMethod::Psci)
+    );
 }
 
 #[test]
@@ -210,7 +249,7 @@ fn machine_debug_output_shows_every_field_with_hexadecimal_addresses() {
     for expected in [
         "memory: [PhysRange(0x40000000..0x48000000)]",
         "reserved: []",
-        "cpus: [Cpu { mpidr: 0, enable_method: None }]",
+        "cpus: [Cpu { mpidr: 0, enable_method: Absent }]",
         "boot_cpu_id: 0",
         "console: Some(Uart { kind: Pl011, registers: MmioRange(0x9000000..0x9001000)",
         "GicV3 { distributor: MmioRange(0x8000000..0x8010000)",

@@ -51,7 +51,7 @@ const MAX_RESERVED: usize = 24;
 pub unsafe extern "C" fn kernel_main(dtb_physical: u64, image_physical_base: u64, entry_level: u64) -> ! {
     // SAFETY: boot.s identity-maps the gigabyte holding the DTB; a DTB header is 40 bytes.
     let header = unsafe { core::slice::from_raw_parts(dtb_physical as *const u8, 40) };
-    let Some(dtb_size) = devicetree_total_size(header) else { arch::halt() };
+    let Ok(dtb_size) = devicetree::total_size(header) else { arch::halt() };
     let facts = BootFacts { dtb_physical, dtb_size: dtb_size as u64, image_physical_base, entry_level };
 
     // First reading, through the identity map: RAM and the kernel's own devices.
@@ -314,8 +314,3 @@ fn idle() -> ! {
     }
 }
 
-fn devicetree_total_size(header: &[u8]) -> Option<usize> {
-    let magic = u32::from_be_bytes(header.get(0..4)?.try_into().ok()?);
-    let size = u32::from_be_bytes(header.get(4..8)?.try_into().ok()?);
-    (magic == 0xd00d_feed).then_some(size as usize)
-}
