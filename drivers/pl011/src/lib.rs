@@ -119,8 +119,12 @@ impl<'registers> Pl011<'registers> {
         self.registers.CR.set(0);
         self.registers.IMSC.set(0);
         self.registers.ICR.set(0x7ff);
-        self.registers.LCR_H.write(LCR_H::WLEN::EightBit + LCR_H::FEN::SET);
-        self.registers.CR.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
+        self.registers
+            .LCR_H
+            .write(LCR_H::WLEN::EightBit + LCR_H::FEN::SET);
+        self.registers
+            .CR
+            .write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
 
     /// Send one byte, waiting while the transmit FIFO is full.

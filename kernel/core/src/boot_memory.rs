@@ -10,7 +10,12 @@ use crate::frame_allocator::PhysicalRange;
 /// The lowest address `a` with `a % alignment == 0` such that `[a, a + size)` lies inside one
 /// of the `ram` ranges and overlaps none of the `avoid` ranges. `alignment` must be a power of
 /// two; `None` when there is no such place (or `size` is zero).
-pub fn lowest_free_place(size: u64, alignment: u64, ram: &[PhysicalRange], avoid: &[PhysicalRange]) -> Option<u64> {
+pub fn lowest_free_place(
+    size: u64,
+    alignment: u64,
+    ram: &[PhysicalRange],
+    avoid: &[PhysicalRange],
+) -> Option<u64> {
     if size == 0 || !alignment.is_power_of_two() {
         return None;
     }
@@ -19,7 +24,14 @@ pub fn lowest_free_place(size: u64, alignment: u64, ram: &[PhysicalRange], avoid
         let mut candidate = bank.base.checked_next_multiple_of(alignment)?;
         // Each pass either succeeds or moves past one obstacle, so this ends.
         while let Some(end) = candidate.checked_add(size).filter(|&end| end <= bank.end()) {
-            match avoid.iter().filter(|obstacle| obstacle.size > 0 && candidate < obstacle.end() && obstacle.base < end).map(|obstacle| obstacle.end()).max() {
+            match avoid
+                .iter()
+                .filter(|obstacle| {
+                    obstacle.size > 0 && candidate < obstacle.end() && obstacle.base < end
+                })
+                .map(|obstacle| obstacle.end())
+                .max()
+            {
                 None => {
                     best = Some(best.map_or(candidate, |known| known.min(candidate)));
                     break;
@@ -48,16 +60,31 @@ mod tests {
         let kernel = range(0x4020_0000, 0x12_3000);
         let initrd = range(0x4400_0000, 0x1000);
         let place = lowest_free_place(0x4000, 0x1000, &ram, &[kernel, initrd]);
-        assert_eq!(place, Some(0x4000_0000), "the space below the kernel is free");
+        assert_eq!(
+            place,
+            Some(0x4000_0000),
+            "the space below the kernel is free"
+        );
         let place = lowest_free_place(0x40_0000, 0x1000, &ram, &[kernel, initrd]);
-        assert_eq!(place, Some(0x4032_3000), "2 MiB below the kernel is too small for 4 MiB");
+        assert_eq!(
+            place,
+            Some(0x4032_3000),
+            "2 MiB below the kernel is too small for 4 MiB"
+        );
     }
 
     #[test]
     fn overlapping_obstacles_are_skipped_together() {
         let ram = [range(0, 0x10_0000)];
-        let obstacles = [range(0, 0x3000), range(0x2000, 0x4000), range(0x6000, 0x1000)];
-        assert_eq!(lowest_free_place(0x2000, 0x1000, &ram, &obstacles), Some(0x7000));
+        let obstacles = [
+            range(0, 0x3000),
+            range(0x2000, 0x4000),
+            range(0x6000, 0x1000),
+        ];
+        assert_eq!(
+            lowest_free_place(0x2000, 0x1000, &ram, &obstacles),
+            Some(0x7000)
+        );
     }
 
     #[test]
@@ -71,15 +98,27 @@ mod tests {
     #[test]
     fn the_lowest_place_across_banks_wins_whatever_their_order() {
         let ram = [range(0x8000_0000, 0x10_0000), range(0x4000_0000, 0x10_0000)];
-        assert_eq!(lowest_free_place(0x1000, 0x1000, &ram, &[range(0x4000_0000, 0x10_0000)]), Some(0x8000_0000));
-        assert_eq!(lowest_free_place(0x1000, 0x1000, &ram, &[]), Some(0x4000_0000));
+        assert_eq!(
+            lowest_free_place(0x1000, 0x1000, &ram, &[range(0x4000_0000, 0x10_0000)]),
+            Some(0x8000_0000)
+        );
+        assert_eq!(
+            lowest_free_place(0x1000, 0x1000, &ram, &[]),
+            Some(0x4000_0000)
+        );
     }
 
     #[test]
     fn ranges_at_the_top_of_the_address_space_do_not_overflow() {
         let ram = [range(u64::MAX - 0x2fff, 0x3000)];
-        assert_eq!(lowest_free_place(0x1000, 0x1000, &ram, &[]), Some(u64::MAX - 0x2fff));
-        assert_eq!(lowest_free_place(0x1000, 0x1000, &ram, &[range(u64::MAX - 0x2fff, 0x1000)]), Some(u64::MAX - 0x1fff));
+        assert_eq!(
+            lowest_free_place(0x1000, 0x1000, &ram, &[]),
+            Some(u64::MAX - 0x2fff)
+        );
+        assert_eq!(
+            lowest_free_place(0x1000, 0x1000, &ram, &[range(u64::MAX - 0x2fff, 0x1000)]),
+            Some(u64::MAX - 0x1fff)
+        );
         assert_eq!(lowest_free_place(0x4000, 0x1000, &ram, &[]), None);
     }
 }

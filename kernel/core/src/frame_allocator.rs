@@ -27,7 +27,10 @@ pub struct PhysicalRange {
 impl PhysicalRange {
     /// The range from `base` to `end` (exclusive); empty when `end <= base`.
     pub const fn from_bounds(base: u64, end: u64) -> Self {
-        Self { base, size: end.saturating_sub(base) }
+        Self {
+            base,
+            size: end.saturating_sub(base),
+        }
     }
 
     /// One past the last byte, saturating at the top of the address space.
@@ -52,10 +55,18 @@ pub enum FrameError {
 impl fmt::Display for FrameError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Misaligned { address } => write!(formatter, "frame address {address:#x} is not 4 KiB aligned"),
-            Self::OutsideSpan { address } => write!(formatter, "frame {address:#x} is outside the managed span"),
-            Self::AlreadyFree { address } => write!(formatter, "frame {address:#x} is already free"),
-            Self::BitmapTooSmall { needed_words } => write!(formatter, "bitmap needs {needed_words} words"),
+            Self::Misaligned { address } => {
+                write!(formatter, "frame address {address:#x} is not 4 KiB aligned")
+            }
+            Self::OutsideSpan { address } => {
+                write!(formatter, "frame {address:#x} is outside the managed span")
+            }
+            Self::AlreadyFree { address } => {
+                write!(formatter, "frame {address:#x} is already free")
+            }
+            Self::BitmapTooSmall { needed_words } => {
+                write!(formatter, "bitmap needs {needed_words} words")
+            }
         }
     }
 }
@@ -85,7 +96,10 @@ impl fmt::Debug for FrameAllocator<'_> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_struct("FrameAllocator")
-            .field("first_frame", &format_args!("{:#x}", self.first_frame * FRAME_SIZE))
+            .field(
+                "first_frame",
+                &format_args!("{:#x}", self.first_frame * FRAME_SIZE),
+            )
             .field("frames", &self.frames)
             .field("free", &self.free)
             .finish()
@@ -101,7 +115,13 @@ impl<'bitmap> FrameAllocator<'bitmap> {
             return Err(FrameError::BitmapTooSmall { needed_words });
         };
         bitmap.fill(u64::MAX);
-        Ok(Self { bitmap, first_frame: span.base / FRAME_SIZE, frames: frame_count(span), free: 0, next_word: 0 })
+        Ok(Self {
+            bitmap,
+            first_frame: span.base / FRAME_SIZE,
+            frames: frame_count(span),
+            free: 0,
+            next_word: 0,
+        })
     }
 
     /// Frames currently free.
@@ -167,7 +187,8 @@ impl<'bitmap> FrameAllocator<'bitmap> {
         }
         let step = (alignment / FRAME_SIZE) as usize;
         // Index (within the span) of the first frame whose address is aligned.
-        let first_aligned = (self.first_frame.next_multiple_of(step as u64) - self.first_frame) as usize;
+        let first_aligned =
+            (self.first_frame.next_multiple_of(step as u64) - self.first_frame) as usize;
         let mut start = first_aligned;
         while start.checked_add(count)? <= self.frames {
             match (start..start + count).find(|&frame| self.is_used(frame)) {
@@ -243,7 +264,10 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    const RAM: PhysicalRange = PhysicalRange { base: 0x4000_0000, size: 128 << 20 };
+    const RAM: PhysicalRange = PhysicalRange {
+        base: 0x4000_0000,
+        size: 128 << 20,
+    };
 
     fn allocator_storage(span: PhysicalRange) -> Vec<u64> {
         vec![0; bitmap_words_for(span)]
@@ -264,15 +288,24 @@ mod tests {
         let mut storage = allocator_storage(RAM);
         let mut frames = FrameAllocator::new(RAM, &mut storage).unwrap();
         frames.release(RAM);
-        let kernel = PhysicalRange { base: 0x4020_0000, size: 0x12_3456 };
-        let initrd = PhysicalRange { base: 0x4400_0000, size: 5000 };
+        let kernel = PhysicalRange {
+            base: 0x4020_0000,
+            size: 0x12_3456,
+        };
+        let initrd = PhysicalRange {
+            base: 0x4400_0000,
+            size: 5000,
+        };
         frames.reserve(kernel);
         frames.reserve(initrd);
         let mut seen = BTreeSet::new();
         while let Some(frame) = frames.allocate() {
             assert!(seen.insert(frame), "frame {frame:#x} handed out twice");
             for reserved in [kernel, initrd] {
-                assert!(frame + FRAME_SIZE <= reserved.base || frame >= reserved.end(), "{frame:#x} is reserved");
+                assert!(
+                    frame + FRAME_SIZE <= reserved.base || frame >= reserved.end(),
+                    "{frame:#x} is reserved"
+                );
             }
         }
         let reserved_frames = 0x12_3456u64.div_ceil(4096) + 2;
@@ -282,11 +315,19 @@ mod tests {
 
     #[test]
     fn partial_frames_are_released_inward_and_reserved_outward() {
-        let span = PhysicalRange { base: 0, size: 16 * 4096 };
+        let span = PhysicalRange {
+            base: 0,
+            size: 16 * 4096,
+        };
         let mut storage = allocator_storage(span);
         let mut frames = FrameAllocator::new(span, &mut storage).unwrap();
         frames.release(PhysicalRange::from_bounds(100, 3 * 4096 + 1));
-        assert!(!frames.is_free(0) && frames.is_free(4096) && frames.is_free(2 * 4096) && !frames.is_free(3 * 4096));
+        assert!(
+            !frames.is_free(0)
+                && frames.is_free(4096)
+                && frames.is_free(2 * 4096)
+                && !frames.is_free(3 * 4096)
+        );
         frames.reserve(PhysicalRange::from_bounds(4096 + 1, 4096 + 2));
         assert!(!frames.is_free(4096) && frames.is_free(2 * 4096));
         assert_eq!(frames.free_frames(), 1);
@@ -301,7 +342,11 @@ mod tests {
         frames.release(PhysicalRange::from_bounds(0x400F_C000, 0x4010_0000));
         let handed_out: Vec<u64> = core::iter::from_fn(|| frames.allocate()).collect();
         assert_eq!(handed_out.len(), 8);
-        assert!(handed_out.iter().all(|&frame| frame < 0x4000_4000 || frame >= 0x400F_C000));
+        assert!(
+            handed_out
+                .iter()
+                .all(|&frame| frame < 0x4000_4000 || frame >= 0x400F_C000)
+        );
     }
 
     #[test]
@@ -314,10 +359,22 @@ mod tests {
         assert_eq!(frames.free_frames(), before - 1);
         assert_eq!(frames.free(frame), Ok(()));
         assert_eq!(frames.free_frames(), before);
-        assert_eq!(frames.free(frame), Err(FrameError::AlreadyFree { address: frame }));
-        assert_eq!(frames.free(frame + 1), Err(FrameError::Misaligned { address: frame + 1 }));
-        assert_eq!(frames.free(0x1000), Err(FrameError::OutsideSpan { address: 0x1000 }));
-        assert_eq!(frames.free(RAM.end()), Err(FrameError::OutsideSpan { address: RAM.end() }));
+        assert_eq!(
+            frames.free(frame),
+            Err(FrameError::AlreadyFree { address: frame })
+        );
+        assert_eq!(
+            frames.free(frame + 1),
+            Err(FrameError::Misaligned { address: frame + 1 })
+        );
+        assert_eq!(
+            frames.free(0x1000),
+            Err(FrameError::OutsideSpan { address: 0x1000 })
+        );
+        assert_eq!(
+            frames.free(RAM.end()),
+            Err(FrameError::OutsideSpan { address: RAM.end() })
+        );
         assert_eq!(frames.free_frames(), before);
     }
 
@@ -326,40 +383,65 @@ mod tests {
         let mut storage = allocator_storage(RAM);
         let mut frames = FrameAllocator::new(RAM, &mut storage).unwrap();
         frames.release(RAM);
-        frames.reserve(PhysicalRange { base: 0x4000_0000 + 0x1F_F000, size: 4096 });
+        frames.reserve(PhysicalRange {
+            base: 0x4000_0000 + 0x1F_F000,
+            size: 4096,
+        });
         let two_mib = 2 << 20;
         let run = frames.allocate_contiguous(512, two_mib).unwrap();
-        assert_eq!(run, 0x4020_0000, "the first 2 MiB block has a used frame at its end");
+        assert_eq!(
+            run, 0x4020_0000,
+            "the first 2 MiB block has a used frame at its end"
+        );
         assert!((0..512).all(|index| !frames.is_free(run + index * 4096)));
         let small = frames.allocate_contiguous(3, 4096).unwrap();
         assert_eq!(small, 0x4000_0000);
         assert_eq!(frames.allocate_contiguous(0, 4096), None);
         assert_eq!(frames.allocate_contiguous(1, 3 * 4096), None);
         assert_eq!(frames.allocate_contiguous(usize::MAX, 4096), None);
-        assert_eq!(frames.allocate_contiguous(RAM.size as usize / 4096, 4096), None);
+        assert_eq!(
+            frames.allocate_contiguous(RAM.size as usize / 4096, 4096),
+            None
+        );
     }
 
     #[test]
     fn a_bitmap_that_is_too_small_is_refused() {
         let mut storage = vec![0; bitmap_words_for(RAM) - 1];
         let needed_words = bitmap_words_for(RAM);
-        assert_eq!(FrameAllocator::new(RAM, &mut storage).unwrap_err(), FrameError::BitmapTooSmall { needed_words });
+        assert_eq!(
+            FrameAllocator::new(RAM, &mut storage).unwrap_err(),
+            FrameError::BitmapTooSmall { needed_words }
+        );
     }
 
     #[test]
     fn a_span_that_is_not_a_multiple_of_64_frames_never_hands_out_frames_past_its_end() {
-        let span = PhysicalRange { base: 0x1000, size: 70 * 4096 };
+        let span = PhysicalRange {
+            base: 0x1000,
+            size: 70 * 4096,
+        };
         let mut storage = allocator_storage(span);
         let mut frames = FrameAllocator::new(span, &mut storage).unwrap();
-        frames.release(PhysicalRange { base: 0, size: u64::MAX });
+        frames.release(PhysicalRange {
+            base: 0,
+            size: u64::MAX,
+        });
         let handed_out: Vec<u64> = core::iter::from_fn(|| frames.allocate()).collect();
         assert_eq!(handed_out.len(), 70);
-        assert!(handed_out.iter().all(|&frame| frame >= 0x1000 && frame < 0x1000 + 70 * 4096));
+        assert!(
+            handed_out
+                .iter()
+                .all(|&frame| frame >= 0x1000 && frame < 0x1000 + 70 * 4096)
+        );
     }
 
     #[test]
     fn random_allocations_and_frees_match_a_simple_model() {
-        let span = PhysicalRange { base: 0x8000_0000, size: 300 * 4096 };
+        let span = PhysicalRange {
+            base: 0x8000_0000,
+            size: 300 * 4096,
+        };
         let mut storage = allocator_storage(span);
         let mut frames = FrameAllocator::new(span, &mut storage).unwrap();
         frames.release(span);

@@ -322,11 +322,21 @@ fn randomly_corrupted_copies_of_real_blobs_never_panic() {
 fn total_size_reads_the_header_of_a_real_blob_and_refuses_garbage() {
     #[repr(C, align(8))]
     struct Aligned([u8; 64]);
-    let blob = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/gicv2-512m-smp1.dtb")).unwrap();
+    let blob = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/gicv2-512m-smp1.dtb"
+    ))
+    .unwrap();
     let mut header = Aligned([0; 64]);
     header.0.copy_from_slice(&blob[..64]);
     assert_eq!(devicetree::total_size(&header.0), Ok(blob.len()));
     header.0[0] = 0;
-    assert_eq!(devicetree::total_size(&header.0), Err(devicetree::Error::BadMagic));
-    assert_eq!(devicetree::total_size(&header.0[..20]), Err(devicetree::Error::Truncated));
+    assert_eq!(
+        devicetree::total_size(&header.0),
+        Err(devicetree::Error::BadMagic)
+    );
+    assert_eq!(
+        devicetree::total_size(&header.0[..20]),
+        Err(devicetree::Error::Truncated)
+    );
 }

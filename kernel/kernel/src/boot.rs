@@ -48,11 +48,22 @@ const MAX_RESERVED: usize = 24;
 /// # Safety
 /// Only boot.s calls this, with the arguments its register contract describes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn kernel_main(dtb_physical: u64, image_physical_base: u64, entry_level: u64) -> ! {
+pub unsafe extern "C" fn kernel_main(
+    dtb_physical: u64,
+    image_physical_base: u64,
+    entry_level: u64,
+) -> ! {
     // SAFETY: boot.s identity-maps the gigabyte holding the DTB; a DTB header is 40 bytes.
     let header = unsafe { core::slice::from_raw_parts(dtb_physical as *const u8, 40) };
-    let Ok(dtb_size) = devicetree::total_size(header) else { arch::halt() };
-    let facts = BootFacts { dtb_physical, dtb_size: dtb_size as u64, image_physical_base, entry_level };
+    let Ok(dtb_size) = devicetree::total_size(header) else {
+        arch::halt()
+    };
+    let facts = BootFacts {
+        dtb_physical,
+        dtb_size: dtb_size as u64,
+        image_physical_base,
+        entry_level,
+    };
 
     // First reading, through the identity map: RAM and the kernel's own devices.
     let mut ram = [PhysicalRange { base: 0, size: 0 }; MAX_RAM_BANKS];
@@ -62,12 +73,23 @@ pub unsafe extern "C" fn kernel_main(dtb_physical: u64, image_physical_base: u64
         // memory nothing writes to.
         let dtb = unsafe { core::slice::from_raw_parts(dtb_physical as *const u8, dtb_size) };
         let mut index = INDEX_BUFFER.lock();
-        let Ok(machine) = devicetree::parse(dtb, &mut index.0) else { arch::halt() };
-        (collect_ram(&machine, &mut ram), collect_devices(&machine, &mut devices))
+        let Ok(machine) = devicetree::parse(dtb, &mut index.0) else {
+            arch::halt()
+        };
+        (
+            collect_ram(&machine, &mut ram),
+            collect_devices(&machine, &mut devices),
+        )
     };
     // SAFETY: once, at boot, interrupts masked, identity map live; `ram` and `devices` come
     // from the device tree.
-    let tables = unsafe { memory::build_kernel_tables(image_physical_base, &ram[..ram_banks], &devices[..device_count]) };
+    let tables = unsafe {
+        memory::build_kernel_tables(
+            image_physical_base,
+            &ram[..ram_banks],
+            &devices[..device_count],
+        )
+    };
     if tables.is_err() {
         arch::halt();
     }
@@ -75,7 +97,8 @@ pub unsafe extern "C" fn kernel_main(dtb_physical: u64, image_physical_base: u64
     // Second reading, through the linear map, kept for good.
     // SAFETY: the DTB's frames are reserved below and never written; the linear map is
     // permanent, so the slice lives as long as the kernel.
-    let dtb: &'static [u8] = unsafe { core::slice::from_raw_parts(linear(dtb_physical) as *const u8, dtb_size) };
+    let dtb: &'static [u8] =
+        unsafe { core::slice::from_raw_parts(linear(dtb_physical) as *const u8, dtb_size) };
     let machine = {
         // The index is only needed while parsing; the description borrows the DTB alone.
         let mut index = INDEX_BUFFER.lock();
@@ -85,7 +108,9 @@ pub unsafe extern "C" fn kernel_main(dtb_physical: u64, image_physical_base: u64
         }
     };
     start_console(machine);
-    let level = boot_argument(machine.bootargs, "log").and_then(console::parse_level).unwrap_or(log::LevelFilter::Info);
+    let level = boot_argument(machine.bootargs, "log")
+        .and_then(console::parse_level)
+        .unwrap_or(log::LevelFilter::Info);
     console::start_logging(level);
     if let Err(error) = tables {
         log::error!("kernel map: {error:?}");
@@ -97,7 +122,11 @@ pub unsafe extern "C" fn kernel_main(dtb_physical: u64, image_physical_base: u64
     unsafe { interrupts::start(&machine.interrupt_controller, linear) };
     let hz = tick_rate(machine.bootargs);
     let timer_interrupt = machine.timer.virtual_timer;
-    interrupts::attach(timer_interrupt.intid(), timer_interrupt.trigger == devicetree::Trigger::Edge, timer::on_interrupt);
+    interrupts::attach(
+        timer_interrupt.intid(),
+        timer_interrupt.trigger == devicetree::Trigger::Edge,
+        timer::on_interrupt,
+    );
     timer::start(hz);
     print_banner(machine, &facts, &summary, hz);
     arch::enable_interrupts();
@@ -108,19 +137,34 @@ pub unsafe extern "C" fn kernel_main(dtb_physical: u64, image_physical_base: u64
 fn collect_ram(machine: &Machine<'_>, ram: &mut [PhysicalRange; MAX_RAM_BANKS]) -> usize {
     let mut count = 0;
     for (slot, bank) in ram.iter_mut().zip(machine.memory.iter()) {
-        *slot = PhysicalRange { base: bank.base, size: bank.size };
+        *slot = PhysicalRange {
+            base: bank.base,
+            size: bank.size,
+        };
         count += 1;
     }
     count
 }
 
 fn collect_devices(machine: &Machine<'_>, devices: &mut [DeviceWindow; 4]) -> usize {
-    let uart = machine.console.as_ref().map(|uart| (uart.registers.base, uart.registers.size));
+    let uart = machine
+        .console
+        .as_ref()
+        .map(|uart| (uart.registers.base, uart.registers.size));
     let gic = match &machine.interrupt_controller {
-        InterruptController::GicV2 { distributor, cpu_interface } => [distributor, cpu_interface],
-        InterruptController::GicV3 { distributor, redistributors, .. } => [distributor, redistributors],
+        InterruptController::GicV2 {
+            distributor,
+            cpu_interface,
+        } => [distributor, cpu_interface],
+        InterruptController::GicV3 {
+            distributor,
+            redistributors,
+            ..
+        } => [distributor, redistributors],
     };
-    let windows = uart.into_iter().chain(gic.iter().map(|range| (range.base, range.size)));
+    let windows = uart
+        .into_iter()
+        .chain(gic.iter().map(|range| (range.base, range.size)));
     let mut count = 0;
     for (slot, (base, size)) in devices.iter_mut().zip(windows) {
         *slot = DeviceWindow { base, size };
@@ -130,14 +174,22 @@ fn collect_devices(machine: &Machine<'_>, devices: &mut [DeviceWindow; 4]) -> us
 }
 
 fn start_console(machine: &Machine<'_>) {
-    if let Some(uart) = machine.console.as_ref().filter(|uart| uart.kind == UartKind::Pl011) {
+    if let Some(uart) = machine
+        .console
+        .as_ref()
+        .filter(|uart| uart.kind == UartKind::Pl011)
+    {
         // SAFETY: build_kernel_tables mapped this PL011's registers as device memory in the
         // linear map for good, and the kernel is the only user of its transmitter.
         unsafe { console::attach_pl011(linear(uart.registers.base)) };
     }
 }
 
-fn start_memory(machine: &Machine<'_>, facts: &BootFacts, ram: &[PhysicalRange]) -> memory::MemorySummary {
+fn start_memory(
+    machine: &Machine<'_>,
+    facts: &BootFacts,
+    ram: &[PhysicalRange],
+) -> memory::MemorySummary {
     let sections = crate::layout::image_sections();
     let image_size = sections.image.end - sections.image.start;
     let mut reserved = [PhysicalRange { base: 0, size: 0 }; MAX_RESERVED];
@@ -150,13 +202,25 @@ fn start_memory(machine: &Machine<'_>, facts: &BootFacts, ram: &[PhysicalRange])
             log::error!("too many reserved ranges; {range:x?} is not protected");
         }
     };
-    reserve(PhysicalRange { base: facts.image_physical_base, size: image_size });
-    reserve(PhysicalRange { base: facts.dtb_physical, size: facts.dtb_size });
+    reserve(PhysicalRange {
+        base: facts.image_physical_base,
+        size: image_size,
+    });
+    reserve(PhysicalRange {
+        base: facts.dtb_physical,
+        size: facts.dtb_size,
+    });
     if let Some(initrd) = &machine.initrd {
-        reserve(PhysicalRange { base: initrd.base, size: initrd.size });
+        reserve(PhysicalRange {
+            base: initrd.base,
+            size: initrd.size,
+        });
     }
     for range in machine.reserved.iter() {
-        reserve(PhysicalRange { base: range.base, size: range.size });
+        reserve(PhysicalRange {
+            base: range.base,
+            size: range.size,
+        });
     }
     match memory::start_frame_allocator(ram, &reserved[..count]) {
         Ok(summary) => summary,
@@ -172,7 +236,11 @@ fn tick_rate(bootargs: &str) -> u64 {
         None => timer::DEFAULT_HZ,
         Some(Ok(hz)) if timer::HZ_RANGE.contains(&hz) => hz,
         Some(_) => {
-            log::warn!("hz= must be a number in {:?}; using {}", timer::HZ_RANGE, timer::DEFAULT_HZ);
+            log::warn!(
+                "hz= must be a number in {:?}; using {}",
+                timer::HZ_RANGE,
+                timer::DEFAULT_HZ
+            );
             timer::DEFAULT_HZ
         }
     }
@@ -205,26 +273,46 @@ impl core::fmt::Display for CpuName {
             (0x41, _) => "Arm (unknown part)",
             _ => "unknown CPU",
         };
-        write!(formatter, "{name} r{variant}p{revision} (MIDR_EL1 {:#010x})", self.0)
+        write!(
+            formatter,
+            "{name} r{variant}p{revision} (MIDR_EL1 {:#010x})",
+            self.0
+        )
     }
 }
 
-fn print_banner(machine: &Machine<'_>, facts: &BootFacts, summary: &memory::MemorySummary, hz: u64) {
+fn print_banner(
+    machine: &Machine<'_>,
+    facts: &BootFacts,
+    summary: &memory::MemorySummary,
+    hz: u64,
+) {
     let mebibytes = |bytes: u64| bytes / (1024 * 1024);
     kprintln!();
-    kprintln!("L4/aarch64 microkernel {} ({})", env!("CARGO_PKG_VERSION"), env!("KERNEL_SOURCE_VERSION"));
+    kprintln!(
+        "L4/aarch64 microkernel {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        env!("KERNEL_SOURCE_VERSION")
+    );
     kprintln!("  CPU:        {}", CpuName(MIDR_EL1.get()));
     kprintln!(
         "  EL:         entered at EL{}, running at EL{}",
         facts.entry_level,
         CurrentEL.read(CurrentEL::EL)
     );
-    kprintln!("  CPUs:       {} in the device tree, 1 online (secondaries stay parked in PSCI)", machine.cpus.len());
+    kprintln!(
+        "  CPUs:       {} in the device tree, 1 online (secondaries stay parked in PSCI)",
+        machine.cpus.len()
+    );
     let mut banks = BankList::default();
     for bank in machine.memory.iter() {
         let _ = write!(banks, " [{:#x}..{:#x})", bank.base, bank.base + bank.size);
     }
-    kprintln!("  RAM:        {} MiB{}", mebibytes(summary.ram_bytes), banks.as_str());
+    kprintln!(
+        "  RAM:        {} MiB{}",
+        mebibytes(summary.ram_bytes),
+        banks.as_str()
+    );
     kprintln!(
         "  memory:     {} frames free ({} MiB); bitmap {} KiB at {:#x}",
         summary.free_frames,
@@ -233,13 +321,20 @@ fn print_banner(machine: &Machine<'_>, facts: &BootFacts, summary: &memory::Memo
         summary.bitmap.base
     );
     match &machine.interrupt_controller {
-        InterruptController::GicV2 { distributor, cpu_interface } => kprintln!(
+        InterruptController::GicV2 {
+            distributor,
+            cpu_interface,
+        } => kprintln!(
             "  GIC:        {} distributor {:#x}, CPU interface {:#x}",
             interrupts::describe(&machine.interrupt_controller),
             distributor.base,
             cpu_interface.base
         ),
-        InterruptController::GicV3 { distributor, redistributors, .. } => kprintln!(
+        InterruptController::GicV3 {
+            distributor,
+            redistributors,
+            ..
+        } => kprintln!(
             "  GIC:        {} distributor {:#x}, redistributors {:#x}",
             interrupts::describe(&machine.interrupt_controller),
             distributor.base,
@@ -253,18 +348,31 @@ fn print_banner(machine: &Machine<'_>, facts: &BootFacts, summary: &memory::Memo
         machine.timer.virtual_timer.intid()
     );
     match (&machine.psci, psci::version()) {
-        (Some(psci), Some((major, minor))) => kprintln!("  PSCI:       {major}.{minor} via {}", match psci.method { devicetree::PsciMethod::Hvc => "hvc", devicetree::PsciMethod::Smc => "smc" }),
+        (Some(psci), Some((major, minor))) => kprintln!(
+            "  PSCI:       {major}.{minor} via {}",
+            match psci.method {
+                devicetree::PsciMethod::Hvc => "hvc",
+                devicetree::PsciMethod::Smc => "smc",
+            }
+        ),
         _ => kprintln!("  PSCI:       none (power off halts instead)"),
     }
     if let Some(uart) = &machine.console {
-        kprintln!("  console:    {:?} at {:#x}", uart.kind, uart.registers.base);
+        kprintln!(
+            "  console:    {:?} at {:#x}",
+            uart.kind,
+            uart.registers.base
+        );
     }
     match &machine.initrd {
         Some(initrd) => kprintln!("  initrd:     {} bytes at {:#x}", initrd.size, initrd.base),
         None => kprintln!("  initrd:     none"),
     }
     kprintln!("  bootargs:   \"{}\"", machine.bootargs);
-    kprintln!("  heap:       {} KiB taken so far", memory::heap_bytes() / 1024);
+    kprintln!(
+        "  heap:       {} KiB taken so far",
+        memory::heap_bytes() / 1024
+    );
     log::info!("boot complete; idling on timer ticks");
 }
 
@@ -276,7 +384,10 @@ struct BankList {
 
 impl Default for BankList {
     fn default() -> Self {
-        Self { bytes: [0; 256], len: 0 }
+        Self {
+            bytes: [0; 256],
+            len: 0,
+        }
     }
 }
 
@@ -313,4 +424,3 @@ fn idle() -> ! {
         arch::wait_for_interrupt();
     }
 }
-

@@ -58,7 +58,9 @@ impl Vector {
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, entry: u64) {
     match Vector::from_entry(entry) {
-        Vector::CurrentElSpElx(Kind::Irq) | Vector::LowerElAarch64(Kind::Irq) => crate::interrupts::dispatch(),
+        Vector::CurrentElSpElx(Kind::Irq) | Vector::LowerElAarch64(Kind::Irq) => {
+            crate::interrupts::dispatch()
+        }
         vector => fatal(vector, frame),
     }
 }
@@ -66,12 +68,21 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, entry: u64) {
 fn fatal(vector: Vector, frame: &TrapFrame) -> ! {
     let (origin, kind) = vector.describe();
     let syndrome = Syndrome::new(frame.esr);
-    print_in_emergency(format_args!("\nKERNEL FAULT: {kind:?} exception from {origin}\n"));
+    print_in_emergency(format_args!(
+        "\nKERNEL FAULT: {kind:?} exception from {origin}\n"
+    ));
     if kind == Kind::Synchronous || kind == Kind::SError {
         print_in_emergency(format_args!("  cause: {syndrome}\n"));
     }
-    let far = if syndrome.far_is_valid() { "" } else { " (not valid for this exception)" };
-    print_in_emergency(format_args!("  ESR_EL1  = {:#018x}\n  FAR_EL1  = {:#018x}{far}\n", frame.esr, frame.far));
+    let far = if syndrome.far_is_valid() {
+        ""
+    } else {
+        " (not valid for this exception)"
+    };
+    print_in_emergency(format_args!(
+        "  ESR_EL1  = {:#018x}\n  FAR_EL1  = {:#018x}{far}\n",
+        frame.esr, frame.far
+    ));
     print_in_emergency(format_args!(
         "  ELR_EL1  = {:#018x}\n  SPSR_EL1 = {:#010x} ({})\n  SP_EL0   = {:#018x}\n",
         frame.elr,

@@ -32,7 +32,8 @@ static ACKNOWLEDGER: Once<Acknowledger> = Once::new();
 pub type Handler = fn(intid: u32);
 
 const MAX_HANDLED: usize = 4;
-static HANDLERS: Mutex<[(u32, Option<Handler>); MAX_HANDLED]> = Mutex::new([(0, None); MAX_HANDLED]);
+static HANDLERS: Mutex<[(u32, Option<Handler>); MAX_HANDLED]> =
+    Mutex::new([(0, None); MAX_HANDLED]);
 
 /// Which GIC the kernel drives, for the banner.
 pub fn describe(controller: &InterruptController) -> &'static str {
@@ -50,7 +51,10 @@ pub fn describe(controller: &InterruptController) -> &'static str {
 /// `to_virtual(physical)` for the kernel's lifetime; called once, on the boot CPU.
 pub unsafe fn start(controller: &InterruptController, to_virtual: impl Fn(u64) -> u64) {
     match controller {
-        InterruptController::GicV2 { distributor, cpu_interface } => {
+        InterruptController::GicV2 {
+            distributor,
+            cpu_interface,
+        } => {
             let distributor = VirtAddr::new(to_virtual(distributor.base) as usize);
             let cpu_interface = VirtAddr::new(to_virtual(cpu_interface.base) as usize);
             // SAFETY: both blocks are mapped device memory (the caller's promise) and this is
@@ -63,7 +67,11 @@ pub unsafe fn start(controller: &InterruptController, to_virtual: impl Fn(u64) -
             ACKNOWLEDGER.call_once(|| Acknowledger::V2(gic.cpu_interface().trap_operations()));
             *CONTROLLER.lock() = Some(Controller::V2(gic));
         }
-        InterruptController::GicV3 { distributor, redistributors, .. } => {
+        InterruptController::GicV3 {
+            distributor,
+            redistributors,
+            ..
+        } => {
             let distributor = VirtAddr::new(to_virtual(distributor.base) as usize);
             let redistributors = VirtAddr::new(to_virtual(redistributors.base) as usize);
             // SAFETY: as above.
@@ -95,7 +103,13 @@ pub fn attach(intid: u32, edge_triggered: bool, handler: Handler) {
 
 fn set_enabled(intid: u32, configure_edge: Option<bool>) {
     let id = intid_of(intid);
-    let trigger = |edge| if edge { arm_gic_driver::v2::Trigger::Edge } else { arm_gic_driver::v2::Trigger::Level };
+    let trigger = |edge| {
+        if edge {
+            arm_gic_driver::v2::Trigger::Edge
+        } else {
+            arm_gic_driver::v2::Trigger::Level
+        }
+    };
     match CONTROLLER.lock().as_mut() {
         Some(Controller::V2(gic)) => {
             if let Some(edge) = configure_edge {
@@ -130,7 +144,9 @@ fn intid_of(intid: u32) -> IntId {
 /// The IRQ exception: acknowledge, run the handler, end the interrupt. Loops until the
 /// controller reports nothing pending.
 pub fn dispatch() {
-    let Some(acknowledger) = ACKNOWLEDGER.get() else { return };
+    let Some(acknowledger) = ACKNOWLEDGER.get() else {
+        return;
+    };
     loop {
         let (intid, end): (u32, &dyn Fn()) = match acknowledger {
             Acknowledger::V2(operations) => {
@@ -149,7 +165,11 @@ pub fn dispatch() {
                 (ack.to_u32(), &move || v3::eoi1(ack))
             }
         };
-        let handler = HANDLERS.lock().iter().find(|(line, handler)| *line == intid && handler.is_some()).and_then(|(_, handler)| *handler);
+        let handler = HANDLERS
+            .lock()
+            .iter()
+            .find(|(line, handler)| *line == intid && handler.is_some())
+            .and_then(|(_, handler)| *handler);
         match handler {
             Some(handler) => handler(intid),
             None => {

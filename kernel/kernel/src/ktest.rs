@@ -65,23 +65,43 @@ fn checksum(base: u64, size: u64) -> u64 {
     // SAFETY: callers pass reserved RAM (DTB, initrd) that the linear map covers read-only
     // or read-write for the kernel's lifetime; it is only read.
     let bytes = unsafe { core::slice::from_raw_parts(linear(base) as *const u8, size as usize) };
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
-fn frames_never_overlap_reserved_memory(machine: &Machine<'static>, facts: &BootFacts) -> Result<(), &'static str> {
+fn frames_never_overlap_reserved_memory(
+    machine: &Machine<'static>,
+    facts: &BootFacts,
+) -> Result<(), &'static str> {
     let sections = image_sections();
-    let image = (facts.image_physical_base, sections.image.end - sections.image.start);
+    let image = (
+        facts.image_physical_base,
+        sections.image.end - sections.image.start,
+    );
     let dtb = (facts.dtb_physical, facts.dtb_size);
     let initrd = machine.initrd.map(|range| (range.base, range.size));
-    let protected: Vec<(u64, u64)> = [Some(image), Some(dtb), initrd].into_iter().flatten().collect();
-    let sums: Vec<u64> = protected.iter().skip(1).map(|&(base, size)| checksum(base, size)).collect();
+    let protected: Vec<(u64, u64)> = [Some(image), Some(dtb), initrd]
+        .into_iter()
+        .flatten()
+        .collect();
+    let sums: Vec<u64> = protected
+        .iter()
+        .skip(1)
+        .map(|&(base, size)| checksum(base, size))
+        .collect();
 
     let free = memory::with_frames(|frames| frames.free_frames()).ok_or("no frame allocator")?;
     // Grow the heap first, so that recording the frames needs no frame later.
     let mut taken: Vec<u64> = Vec::with_capacity(free);
     while let Some(Some(frame)) = memory::with_frames(|frames| frames.allocate()) {
-        let in_ram = machine.memory.iter().any(|bank| frame >= bank.base && frame + FRAME_SIZE <= bank.base + bank.size);
-        let overlaps = protected.iter().any(|&(base, size)| frame < base + size && base < frame + FRAME_SIZE);
+        let in_ram = machine
+            .memory
+            .iter()
+            .any(|bank| frame >= bank.base && frame + FRAME_SIZE <= bank.base + bank.size);
+        let overlaps = protected
+            .iter()
+            .any(|&(base, size)| frame < base + size && base < frame + FRAME_SIZE);
         if !in_ram || overlaps {
             kprintln!("ktest: frame {frame:#x} is outside RAM or reserved");
             return Err("the frame allocator handed out memory it must not");
@@ -97,15 +117,24 @@ fn frames_never_overlap_reserved_memory(machine: &Machine<'static>, facts: &Boot
         }
         taken.push(frame);
     }
-    let after: Vec<u64> = protected.iter().skip(1).map(|&(base, size)| checksum(base, size)).collect();
+    let after: Vec<u64> = protected
+        .iter()
+        .skip(1)
+        .map(|&(base, size)| checksum(base, size))
+        .collect();
     if sums != after {
         return Err("writing every free frame changed the DTB or the initrd");
     }
     let count = taken.len();
     for frame in taken.drain(..) {
-        memory::with_frames(|frames| frames.free(frame)).ok_or("no frame allocator")?.map_err(|_| "a free was refused")?;
+        memory::with_frames(|frames| frames.free(frame))
+            .ok_or("no frame allocator")?
+            .map_err(|_| "a free was refused")?;
     }
-    kprintln!("ktest: allocated and wrote {count} frames ({} MiB); reserved memory intact", (count as u64 * FRAME_SIZE) >> 20);
+    kprintln!(
+        "ktest: allocated and wrote {count} frames ({} MiB); reserved memory intact",
+        (count as u64 * FRAME_SIZE) >> 20
+    );
     Ok(())
 }
 
@@ -115,13 +144,34 @@ fn mappings_are_write_xor_execute(facts: &BootFacts) -> Result<(), &'static str>
     let rodata = sections.rodata.start;
     let data = sections.data.start;
     let checks = [
-        ("kernel text is readable", arch::kernel_can_access(text, false)),
-        ("kernel text is not writable", !arch::kernel_can_access(text, true)),
-        ("kernel rodata is not writable", !arch::kernel_can_access(rodata, true)),
-        ("kernel data is writable", arch::kernel_can_access(data, true)),
-        ("the stack guard page is unmapped", !arch::kernel_can_access(sections.stack.start - 8, false)),
-        ("the linear alias of kernel text is not writable", !arch::kernel_can_access(linear(facts.image_physical_base + 0x1000), true)),
-        ("user space (TTBR0) is empty", !arch::kernel_can_access(facts.image_physical_base, false)),
+        (
+            "kernel text is readable",
+            arch::kernel_can_access(text, false),
+        ),
+        (
+            "kernel text is not writable",
+            !arch::kernel_can_access(text, true),
+        ),
+        (
+            "kernel rodata is not writable",
+            !arch::kernel_can_access(rodata, true),
+        ),
+        (
+            "kernel data is writable",
+            arch::kernel_can_access(data, true),
+        ),
+        (
+            "the stack guard page is unmapped",
+            !arch::kernel_can_access(sections.stack.start - 8, false),
+        ),
+        (
+            "the linear alias of kernel text is not writable",
+            !arch::kernel_can_access(linear(facts.image_physical_base + 0x1000), true),
+        ),
+        (
+            "user space (TTBR0) is empty",
+            !arch::kernel_can_access(facts.image_physical_base, false),
+        ),
     ];
     for (what, holds) in checks {
         kprintln!("ktest: {what}: {}", if holds { "yes" } else { "NO" });

@@ -16,10 +16,12 @@
 use core::alloc::Layout;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use aarch64::page_table::{self, Access, Attributes, BlockPolicy, Execute, MemoryType, PageTable, TableMemory};
+use aarch64::page_table::{
+    self, Access, Attributes, BlockPolicy, Execute, MemoryType, PageTable, TableMemory,
+};
 use buddy_system_allocator::{Heap, LockedHeapWithRescue};
 use kcore::boot_memory::lowest_free_place;
-use kcore::frame_allocator::{FrameAllocator, PhysicalRange, FRAME_SIZE, bitmap_words_for};
+use kcore::frame_allocator::{FRAME_SIZE, FrameAllocator, PhysicalRange, bitmap_words_for};
 use spin::Mutex;
 
 use crate::layout::{self, KERNEL_VIRTUAL_BASE, LINEAR_MAP_LIMIT, linear};
@@ -31,7 +33,8 @@ const TABLE_POOL_PAGES: usize = 32;
 #[repr(C, align(4096))]
 struct TablePool([PageTable; TABLE_POOL_PAGES]);
 
-static TABLE_POOL: Mutex<TablePool> = Mutex::new(TablePool([const { PageTable::new() }; TABLE_POOL_PAGES]));
+static TABLE_POOL: Mutex<TablePool> =
+    Mutex::new(TablePool([const { PageTable::new() }; TABLE_POOL_PAGES]));
 
 /// Table memory carved from [`TABLE_POOL`]; physical addresses are derived from the image's
 /// load address, and tables are reached through their link address (valid before and after
@@ -66,12 +69,18 @@ impl TableMemory for PoolTables<'_> {
 
 /// Why the kernel's own map could not be built (reported once the console works, or fatal).
 #[derive(Debug)]
-#[allow(dead_code, reason = "the fields are read through Debug in the boot log")]
+#[allow(
+    dead_code,
+    reason = "the fields are read through Debug in the boot log"
+)]
 pub enum KernelMapError {
     /// RAM lies beyond what the linear map can show.
     RamBeyondLinearMap { end: u64 },
     /// The page-table layer refused a mapping.
-    Map { what: &'static str, error: page_table::MapError },
+    Map {
+        what: &'static str,
+        error: page_table::MapError,
+    },
 }
 
 /// What the kernel maps for itself besides the image and RAM.
@@ -95,14 +104,24 @@ pub unsafe fn build_kernel_tables(
     devices: &[DeviceWindow],
 ) -> Result<usize, KernelMapError> {
     let mut pool = TABLE_POOL.lock();
-    let mut tables = PoolTables { pool: &mut pool, used: 0, image_physical_base };
+    let mut tables = PoolTables {
+        pool: &mut pool,
+        used: 0,
+        image_physical_base,
+    };
     let root = tables.allocate_table().ok_or(KernelMapError::Map {
         what: "root table",
         error: page_table::MapError::OutOfTableMemory,
     })?;
     let sections = layout::image_sections();
     let image_physical = |link: u64| link - KERNEL_VIRTUAL_BASE + image_physical_base;
-    let kernel = |access, execute, memory| Attributes { memory, access, execute, user: false, global: true };
+    let kernel = |access, execute, memory| Attributes {
+        memory,
+        access,
+        execute,
+        user: false,
+        global: true,
+    };
     let text = kernel(Access::ReadOnly, Execute::Kernel, MemoryType::Normal);
     let read_only = kernel(Access::ReadOnly, Execute::Never, MemoryType::Normal);
     let read_write = kernel(Access::ReadWrite, Execute::Never, MemoryType::Normal);
@@ -118,30 +137,62 @@ pub unsafe fn build_kernel_tables(
         ("kernel data", sections.data.clone(), read_write),
         ("kernel stack", sections.stack.clone(), read_write),
     ] {
-        map(what, range.start, image_physical(range.start), range.end - range.start, attributes, BlockPolicy::PagesOnly)?;
+        map(
+            what,
+            range.start,
+            image_physical(range.start),
+            range.end - range.start,
+            attributes,
+            BlockPolicy::PagesOnly,
+        )?;
     }
 
     // The linear map: RAM read-write, except the image's own frames, which stay read-only so
     // that no writable alias of kernel text exists.
-    let image = PhysicalRange::from_bounds(image_physical(sections.image.start), image_physical(sections.image.end));
-    let image = PhysicalRange { base: image.base, size: image.size.next_multiple_of(FRAME_SIZE) };
+    let image = PhysicalRange::from_bounds(
+        image_physical(sections.image.start),
+        image_physical(sections.image.end),
+    );
+    let image = PhysicalRange {
+        base: image.base,
+        size: image.size.next_multiple_of(FRAME_SIZE),
+    };
     for bank in ram {
         if bank.end() > LINEAR_MAP_LIMIT {
             return Err(KernelMapError::RamBeyondLinearMap { end: bank.end() });
         }
         let below = PhysicalRange::from_bounds(bank.base, bank.end().min(image.base));
-        let inside = PhysicalRange::from_bounds(bank.base.max(image.base), bank.end().min(image.end()));
+        let inside =
+            PhysicalRange::from_bounds(bank.base.max(image.base), bank.end().min(image.end()));
         let above = PhysicalRange::from_bounds(bank.base.max(image.end()), bank.end());
-        for (part, attributes) in [(below, read_write), (inside, read_only), (above, read_write)] {
+        for (part, attributes) in [
+            (below, read_write),
+            (inside, read_only),
+            (above, read_write),
+        ] {
             if part.size > 0 {
-                map("linear map of RAM", linear(part.base), part.base, part.size, attributes, BlockPolicy::LargestFitting)?;
+                map(
+                    "linear map of RAM",
+                    linear(part.base),
+                    part.base,
+                    part.size,
+                    attributes,
+                    BlockPolicy::LargestFitting,
+                )?;
             }
         }
     }
     for window in devices {
         let base = window.base & !(FRAME_SIZE - 1);
         let size = (window.base + window.size).next_multiple_of(FRAME_SIZE) - base;
-        map("device registers", linear(base), base, size, device, BlockPolicy::LargestFitting)?;
+        map(
+            "device registers",
+            linear(base),
+            base,
+            size,
+            device,
+            BlockPolicy::LargestFitting,
+        )?;
     }
     let used = tables.used;
     drop(pool);
@@ -166,7 +217,10 @@ pub struct MemorySummary {
 
 /// Why the frame allocator could not start.
 #[derive(Clone, Copy, Debug)]
-#[allow(dead_code, reason = "the fields are read through Debug in the boot log")]
+#[allow(
+    dead_code,
+    reason = "the fields are read through Debug in the boot log"
+)]
 pub enum FrameAllocatorError {
     /// No RAM in the device tree.
     NoRam,
@@ -176,27 +230,48 @@ pub enum FrameAllocatorError {
 
 /// Start the frame allocator over `ram`, keeping `reserved` (image, DTB, initrd, firmware
 /// reservations) out of it. Needs the linear map.
-pub fn start_frame_allocator(ram: &[PhysicalRange], reserved: &[PhysicalRange]) -> Result<MemorySummary, FrameAllocatorError> {
-    let span_base = ram.iter().map(|bank| bank.base).min().ok_or(FrameAllocatorError::NoRam)?;
-    let span_end = ram.iter().map(PhysicalRange::end).max().ok_or(FrameAllocatorError::NoRam)?;
+pub fn start_frame_allocator(
+    ram: &[PhysicalRange],
+    reserved: &[PhysicalRange],
+) -> Result<MemorySummary, FrameAllocatorError> {
+    let span_base = ram
+        .iter()
+        .map(|bank| bank.base)
+        .min()
+        .ok_or(FrameAllocatorError::NoRam)?;
+    let span_end = ram
+        .iter()
+        .map(PhysicalRange::end)
+        .max()
+        .ok_or(FrameAllocatorError::NoRam)?;
     let span = PhysicalRange::from_bounds(span_base & !(FRAME_SIZE - 1), span_end);
     let words = bitmap_words_for(span);
     let bytes = (words as u64 * 8).next_multiple_of(FRAME_SIZE);
-    let place = lowest_free_place(bytes, FRAME_SIZE, ram, reserved).ok_or(FrameAllocatorError::NoRoomForBitmap { bytes })?;
+    let place = lowest_free_place(bytes, FRAME_SIZE, ram, reserved)
+        .ok_or(FrameAllocatorError::NoRoomForBitmap { bytes })?;
     // SAFETY: `[place, place + bytes)` is RAM that holds nothing else (it avoids every reserved
     // range), the linear map covers it read-write, and it is reserved below so that nothing
     // else ever receives it; it lives as long as the kernel.
-    let bitmap: &'static mut [u64] = unsafe { core::slice::from_raw_parts_mut(linear(place) as *mut u64, words) };
-    let mut frames = FrameAllocator::new(span, bitmap).map_err(|_| FrameAllocatorError::NoRoomForBitmap { bytes })?;
+    let bitmap: &'static mut [u64] =
+        unsafe { core::slice::from_raw_parts_mut(linear(place) as *mut u64, words) };
+    let mut frames = FrameAllocator::new(span, bitmap)
+        .map_err(|_| FrameAllocatorError::NoRoomForBitmap { bytes })?;
     for bank in ram {
         frames.release(*bank);
     }
     for range in reserved {
         frames.reserve(*range);
     }
-    let bitmap = PhysicalRange { base: place, size: bytes };
+    let bitmap = PhysicalRange {
+        base: place,
+        size: bytes,
+    };
     frames.reserve(bitmap);
-    let summary = MemorySummary { ram_bytes: ram.iter().map(|bank| bank.size).sum(), free_frames: frames.free_frames(), bitmap };
+    let summary = MemorySummary {
+        ram_bytes: ram.iter().map(|bank| bank.size).sum(),
+        free_frames: frames.free_frames(),
+        bitmap,
+    };
     *FRAMES.lock() = Some(frames);
     Ok(summary)
 }
@@ -218,10 +293,14 @@ const HEAP_GROWTH: u64 = 256 * 1024;
 static HEAP_BYTES: AtomicU64 = AtomicU64::new(0);
 
 fn grow_heap(heap: &mut Heap<32>, layout: &Layout) {
-    let wanted = (layout.size().max(layout.align()) as u64 * 2).max(HEAP_GROWTH).next_power_of_two();
+    let wanted = (layout.size().max(layout.align()) as u64 * 2)
+        .max(HEAP_GROWTH)
+        .next_power_of_two();
     let frames = (wanted / FRAME_SIZE) as usize;
     let alignment = (layout.align() as u64).max(FRAME_SIZE);
-    let Some(Some(physical)) = with_frames(|allocator| allocator.allocate_contiguous(frames, alignment)) else {
+    let Some(Some(physical)) =
+        with_frames(|allocator| allocator.allocate_contiguous(frames, alignment))
+    else {
         return; // the allocation then fails and `alloc_error_handler` semantics apply
     };
     let start = linear(physical) as usize;

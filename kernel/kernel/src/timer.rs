@@ -52,7 +52,13 @@ pub fn on_interrupt(_intid: u32) {
     }
 }
 
-#[cfg_attr(not(feature = "ktest"), allow(dead_code, reason = "read by the test scenarios; the scheduler comes next"))]
+#[cfg_attr(
+    not(feature = "ktest"),
+    allow(
+        dead_code,
+        reason = "read by the test scenarios; the scheduler comes next"
+    )
+)]
 /// Ticks since [`start`].
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)

@@ -13,7 +13,9 @@ use harness::{GicVersion, Machine, Run, Until, image_path, run};
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn test_machine(bootargs: &str) -> Machine {
-    Machine::new(image_path("kernel-test.bin")).with_initrd(image_path("initrd.cpio")).with_bootargs(bootargs)
+    Machine::new(image_path("kernel-test.bin"))
+        .with_initrd(image_path("initrd.cpio"))
+        .with_bootargs(bootargs)
 }
 
 fn boot(machine: &Machine) -> Run {
@@ -21,7 +23,9 @@ fn boot(machine: &Machine) -> Run {
 }
 
 fn initrd_size() -> u64 {
-    std::fs::metadata(image_path("initrd.cpio")).expect("initrd built").len()
+    std::fs::metadata(image_path("initrd.cpio"))
+        .expect("initrd built")
+        .len()
 }
 
 /// The checks every passing `ktest=boot` run must show.
@@ -88,15 +92,25 @@ fn the_smallest_supported_memory_of_128_mib_boots() {
 
 #[test]
 fn two_gib_of_memory_boot_and_every_frame_is_usable() {
-    let run = boot(&test_machine("ktest=boot").with_memory_mib(2048).with_gic(GicVersion::V3));
+    let run = boot(
+        &test_machine("ktest=boot")
+            .with_memory_mib(2048)
+            .with_gic(GicVersion::V3),
+    );
     assert_boot_passed(&run);
     run.assert_contains("RAM:        2048 MiB [0x40000000..0xc0000000)");
-    run.assert_line_matching(|line| line.starts_with("ktest: allocated and wrote") && line.contains("(20"));
+    run.assert_line_matching(|line| {
+        line.starts_with("ktest: allocated and wrote") && line.contains("(20")
+    });
 }
 
 #[test]
 fn four_cpus_boot_with_the_secondaries_parked() {
-    let run = boot(&test_machine("ktest=boot").with_smp(4).with_gic(GicVersion::V3));
+    let run = boot(
+        &test_machine("ktest=boot")
+            .with_smp(4)
+            .with_gic(GicVersion::V3),
+    );
     assert_boot_passed(&run);
     run.assert_contains("CPUs:       4 in the device tree, 1 online");
 }
@@ -144,7 +158,11 @@ fn writing_kernel_text_gives_a_decoded_permission_fault_report() {
 #[test]
 fn a_kernel_panic_is_reported_and_stops_the_kernel() {
     let run = boot(&test_machine("ktest=panic"));
-    run.assert_lines_in_order(&["KERNEL PANIC", "deliberate panic requested by ktest=panic", "kernel stopped after a panic."]);
+    run.assert_lines_in_order(&[
+        "KERNEL PANIC",
+        "deliberate panic requested by ktest=panic",
+        "kernel stopped after a panic.",
+    ]);
     run.assert_exited_cleanly();
 }
 
@@ -162,7 +180,12 @@ fn the_normal_image_boots_to_its_banner_and_takes_ticks() {
         .with_bootargs("log=debug ktest=boot");
     let run = run(&machine, Until::line("tick 100: 1 s of ticks"), TIMEOUT).expect("QEMU starts");
     run.assert_stopped_at_line();
-    run.assert_lines_in_order(&["L4/aarch64 microkernel", "initrd:", "boot complete; idling on timer ticks", "DEBUG kernel::timer: tick 100"]);
+    run.assert_lines_in_order(&[
+        "L4/aarch64 microkernel",
+        "initrd:",
+        "boot complete; idling on timer ticks",
+        "DEBUG kernel::timer: tick 100",
+    ]);
     run.assert_not_contains("KTEST");
 }
 

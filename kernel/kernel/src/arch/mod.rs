@@ -47,7 +47,10 @@ const TABLE_DESCRIPTOR: u64 = 0b11;
 /// until Rust installs the real tables.
 const BLOCK_NORMAL: u64 = 0b01 | (0b11 << 8) | (1 << 10);
 
-const _: () = assert!(KERNEL_VIRTUAL_BASE.is_multiple_of(1 << 30), "boot.s maps the image from L2 index 0");
+const _: () = assert!(
+    KERNEL_VIRTUAL_BASE.is_multiple_of(1 << 30),
+    "boot.s maps the image from L2 index 0"
+);
 
 global_asm!(
     include_str!("boot.s"),
@@ -174,7 +177,10 @@ pub fn firmware_call(conduit: Conduit, function: u32, arguments: [u64; 3]) -> u6
     result
 }
 
-#[cfg_attr(not(feature = "ktest"), allow(dead_code, reason = "used by the test scenarios"))]
+#[cfg_attr(
+    not(feature = "ktest"),
+    allow(dead_code, reason = "used by the test scenarios")
+)]
 /// Address translation probe: whether EL1 could write (`write == true`) or read `address`
 /// through the current tables, as the MMU itself answers (AT S1E1W / AT S1E1R).
 pub fn kernel_can_access(address: u64, write: bool) -> bool {
