@@ -7,8 +7,14 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod asid;
 pub mod boot_memory;
+pub mod boot_modules;
 pub mod frame_allocator;
+pub mod mapdb;
+pub mod scheduler;
+pub mod timeouts;
