@@ -1,9 +1,10 @@
 //! The kernel's pure logic: data structures and policies with no asm, no system registers and
 //! no global state, so that every one of them is unit-tested on the host.
 //!
-//! The EL1 binary (`kernel/kernel`) owns the hardware and passes state in explicitly. Today this
-//! crate holds the physical frame allocator; threads, IPC, run queues and the mapping database
-//! join it with the kernel-core issue.
+//! The EL1 binary (`kernel/kernel`) owns the hardware and passes state in explicitly. This crate
+//! holds the frame allocator and boot-memory placement, the boot modules (initrd and ELF), and
+//! the kernel core proper: the mapping database, run queues, timeouts, ASIDs, and in `kernel`
+//! the tasks, threads and IPC over a `Machine` trait (docs/design/kernel-core.md).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod asid;
 pub mod boot_memory;
 pub mod boot_modules;
 pub mod frame_allocator;
+pub mod kernel;
 pub mod mapdb;
 pub mod scheduler;
 pub mod timeouts;

@@ -1,0 +1,661 @@
+//! ipc: the send phase, the receive phase, and the transfer of a message between them.
+//!
+//! A transfer reads the sender's message (MR0..MR7 from its saved registers, the rest from its
+//! UTCB — or a message the kernel composed for it, such as a page fault), carries out the
+//! typed items (map and grant through the mapping database, strings copied between address
+//! spaces), and writes the message into the receiver's registers and UTCB. A thread waiting
+//! for the reply to a kernel-composed message (a faulting thread) takes that reply
+//! differently: its registers are not overwritten; map items land in its space and an
+//! exception reply may set its registers.
+//!
+//! Who runs afterwards: a woken partner is queued; when the caller blocks (a call), the
+//! partner it woke runs next unless a higher-priority thread is ready (direct switch, as in
+//! L4), so a call/reply pair costs no queue operations beyond the wake-up.
+
+use abi::call::Call;
+use abi::call::ipc::{IpcArguments, ReceiveSpecifier};
+use abi::error::CallError;
+use abi::message::item::{Acceptor, StringItem, TypedItem};
+use abi::message::{MessageTag, TagFlags};
+use abi::thread_id::ThreadId;
+use abi::timeout::Timeout;
+
+use super::{
+    Kernel, Machine, ReceiveFrom, SpaceTables, ThreadSlot, ThreadState, UserFault, space_id,
+};
+use crate::mapdb::{Page, Region, Rights};
+
+/// Message registers: MR0 (the tag) plus 63 words.
+pub(super) const MESSAGE_REGISTERS: usize = 64;
+/// Words of a message beyond the tag.
+pub(super) const MESSAGE_WORDS: usize = MESSAGE_REGISTERS - 1;
+/// MR1..MR7 travel in x1..x7.
+const REGISTER_WORDS: usize = 7;
+const PAGE_SHIFT: u32 = 12;
+/// The condition flags of PSTATE: all a handler may change (the mode stays EL0t).
+const NZCV_MASK: u64 = 0xF000_0000;
+
+/// A message the kernel composed on a thread's behalf, and what kind of reply it expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelMessage {
+    /// The tag.
+    pub tag: MessageTag,
+    /// MR1.. (the first `tag.untyped_words()` are meaningful).
+    pub words: [u64; MESSAGE_WORDS],
+    /// How the reply is taken.
+    pub reply: ReplyKind,
+}
+
+/// How a thread that sent a kernel-composed message takes the reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// A page fault: map items in the reply land in the faulting space; the thread retries
+    /// the faulting instruction.
+    PageFault,
+    /// An exception: as a page fault, and if the reply carries the whole register frame
+    /// (`abi::protocol` layout), the thread's registers are set from it.
+    Exception,
+}
+
+/// A message in flight.
+struct Message {
+    tag: MessageTag,
+    words: [u64; MESSAGE_WORDS],
+}
+
+/// Why a transfer failed, with the error each side gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct TransferError {
+    pub(super) sender: CallError,
+    pub(super) receiver: CallError,
+}
+
+impl TransferError {
+    const OVERFLOW: Self = Self {
+        sender: CallError::SendMessageOverflow,
+        receiver: CallError::ReceiveMessageOverflow,
+    };
+    const FAULT_IN_SENDER: Self = Self {
+        sender: CallError::SendStringFaultInOwnSpace,
+        receiver: CallError::ReceiveStringFaultInPartnerSpace,
+    };
+    const FAULT_IN_RECEIVER: Self = Self {
+        sender: CallError::SendStringFaultInPartnerSpace,
+        receiver: CallError::ReceiveStringFaultInOwnSpace,
+    };
+}
+
+impl<M: Machine> Kernel<M> {
+    /// The ipc kernel call of `caller` (the running thread), arguments in its saved registers.
+    pub(super) fn ipc(&mut self, caller: ThreadSlot) {
+        let Some(thread) = self.thread(caller) else {
+            return;
+        };
+        let mut registers = [0u64; 11];
+        registers.copy_from_slice(&thread.context.x[..11]);
+        let arguments = match IpcArguments::decode(&registers) {
+            Ok(arguments) => arguments,
+            Err(error) => return self.fail_call(caller, Call::Ipc, error),
+        };
+        // Decode fully before acting: the receive specifier must name something real.
+        let receive = match arguments.receive {
+            ReceiveSpecifier::None => None,
+            ReceiveSpecifier::Any => Some(ReceiveFrom::Any),
+            ReceiveSpecifier::From(id) => match self.receive_source(caller, id) {
+                Ok(from) => Some(from),
+                Err(error) => return self.fail_call(caller, Call::Ipc, error),
+            },
+        };
+        let mut woken = None;
+        if let Some(destination) = arguments.destination {
+            let (to, redirected) = match self.nearest(caller, destination) {
+                Some((to, _)) if to == caller => {
+                    return self.fail_call(caller, Call::Ipc, CallError::InvalidArgument);
+                }
+                Some((to, redirected)) => (to, redirected),
+                None => {
+                    return self.fail_call(caller, Call::Ipc, CallError::SendNonexistentPartner);
+                }
+            };
+            if self.accepts_from(to, caller) {
+                if let Err(error) = self.transfer(caller, to, redirected) {
+                    self.fail_call(to, Call::Ipc, error.receiver);
+                    self.wake(to);
+                    return self.fail_call(caller, Call::Ipc, error.sender);
+                }
+                self.wake(to);
+                woken = Some(to);
+            } else if arguments.timeouts.send.is_zero() {
+                return self.fail_call(caller, Call::Ipc, CallError::SendTimeout);
+            } else {
+                let receive = receive.map(|from| (from, arguments.timeouts.receive));
+                return self.block_sending(caller, to, arguments.timeouts.send, receive);
+            }
+        }
+        match receive {
+            Some(from) => {
+                self.receive(caller, from, arguments.timeouts.receive);
+                if self.current.is_none() {
+                    self.switch_directly_to(woken);
+                }
+            }
+            None => self.set_success(caller),
+        }
+    }
+
+    /// x9 = 0 (the rest of the result registers were written by the transfer, if any).
+    pub(super) fn set_success(&mut self, slot: ThreadSlot) {
+        if let Some(thread) = self.thread_mut(slot) {
+            thread.context.x[abi::call::ERROR_REGISTER] = 0;
+        }
+    }
+
+    /// Whom a closed receive names: a thread (which must exist) or an interrupt line (which
+    /// must be attached to the caller, see lthread_ex_regs).
+    fn receive_source(&self, caller: ThreadSlot, id: ThreadId) -> Result<ReceiveFrom, CallError> {
+        if let Some(line) = id.interrupt_number() {
+            return match self.interrupts.get(&line).and_then(|entry| entry.owner) {
+                Some(owner) if owner == caller => Ok(ReceiveFrom::Interrupt(line)),
+                _ => Err(CallError::NotPermitted),
+            };
+        }
+        match self.lookup(id) {
+            Some(slot) if slot == caller => Err(CallError::InvalidArgument),
+            Some(slot) => Ok(ReceiveFrom::Thread(slot)),
+            None => Err(CallError::ReceiveNonexistentPartner),
+        }
+    }
+
+    /// Whether `receiver` is blocked in a receive that accepts a message from `sender`.
+    fn accepts_from(&self, receiver: ThreadSlot, sender: ThreadSlot) -> bool {
+        match self.thread(receiver).map(|thread| thread.state) {
+            Some(ThreadState::Receiving {
+                from: ReceiveFrom::Any,
+            }) => true,
+            Some(ThreadState::Receiving {
+                from: ReceiveFrom::Thread(partner),
+            }) => partner == sender,
+            _ => false,
+        }
+    }
+
+    /// Block `caller` in the send phase to `to`, remembering the receive phase to do after.
+    pub(super) fn block_sending(
+        &mut self,
+        caller: ThreadSlot,
+        to: ThreadSlot,
+        timeout: Timeout,
+        receive: Option<(ReceiveFrom, Timeout)>,
+    ) {
+        if let Some(thread) = self.thread_mut(caller) {
+            thread.state = ThreadState::Sending { to };
+            thread.pending_receive = receive;
+        }
+        if let Some(partner) = self.thread_mut(to) {
+            partner.send_queue.push_back(caller);
+        }
+        self.arm_timeout(caller, timeout);
+        self.block(caller);
+    }
+
+    /// The receive phase of `thread`: take a pending interrupt or a queued sender's message,
+    /// or block (or fail at once with a zero timeout). Works for the running thread and for a
+    /// blocked thread whose send phase just completed.
+    pub(super) fn receive(&mut self, thread: ThreadSlot, from: ReceiveFrom, timeout: Timeout) {
+        if let Some(line) = self.pending_interrupt_for(thread, from) {
+            self.deliver_interrupt(thread, line);
+            return self.set_runnable(thread);
+        }
+        if let ReceiveFrom::Thread(partner) = from
+            && self.thread(partner).is_none()
+        {
+            self.fail_call(thread, Call::Ipc, CallError::ReceiveNonexistentPartner);
+            return self.set_runnable(thread);
+        }
+        // A receive that accepts its interrupts acknowledges them: they may fire again.
+        for line in self.lines_accepted_by(thread, from) {
+            self.machine.set_interrupt_masked(line, false);
+        }
+        let sender = self.thread(thread).and_then(|tcb| {
+            tcb.send_queue.iter().copied().find(|&sender| match from {
+                ReceiveFrom::Any => true,
+                ReceiveFrom::Thread(partner) => partner == sender,
+                ReceiveFrom::Interrupt(_) => false,
+            })
+        });
+        match sender {
+            Some(sender) => {
+                self.take_from_queue(thread, sender);
+                self.set_runnable(thread);
+            }
+            None if timeout.is_zero() => {
+                self.fail_call(thread, Call::Ipc, CallError::ReceiveTimeout);
+                self.set_runnable(thread);
+            }
+            None => {
+                if let Some(tcb) = self.thread_mut(thread) {
+                    tcb.state = ThreadState::Receiving { from };
+                }
+                self.arm_timeout(thread, timeout);
+                self.block(thread);
+            }
+        }
+    }
+
+    /// `receiver` takes the message of `sender`, which was queued sending to it. The sender's
+    /// send phase is then complete: it enters its own receive phase or becomes ready.
+    fn take_from_queue(&mut self, receiver: ThreadSlot, sender: ThreadSlot) {
+        self.dequeue_sender(receiver, sender);
+        self.timeouts.cancel(sender);
+        let redirected = self
+            .thread(sender)
+            .is_some_and(|tcb| tcb.kernel_message.is_none())
+            && self.queued_redirected(sender, receiver);
+        let pending_receive = self
+            .thread_mut(sender)
+            .and_then(|tcb| tcb.pending_receive.take());
+        let composed = self
+            .thread(sender)
+            .is_some_and(|tcb| tcb.kernel_message.is_some());
+        match self.transfer(sender, receiver, redirected) {
+            Ok(()) => {
+                if !composed {
+                    self.set_success(sender);
+                }
+                match pending_receive {
+                    Some((from, timeout)) => {
+                        if let Some(tcb) = self.thread_mut(sender) {
+                            tcb.state = ThreadState::Ready;
+                        }
+                        self.receive(sender, from, timeout);
+                    }
+                    None => self.wake(sender),
+                }
+            }
+            Err(error) => {
+                self.abort_ipc(sender, error.sender);
+                self.fail_call(receiver, Call::Ipc, error.receiver);
+            }
+        }
+    }
+
+    /// Whether a queued sender's message reaches `receiver` only through clan redirection.
+    fn queued_redirected(&self, sender: ThreadSlot, receiver: ThreadSlot) -> bool {
+        let (Some(sender), Some(receiver)) = (self.thread(sender), self.thread(receiver)) else {
+            return false;
+        };
+        ThreadId::decode(sender.context.x[8]).is_ok_and(|intended| intended != receiver.id)
+    }
+
+    /// Move a message from `sender` to `receiver` (the caller checked that the receiver accepts
+    /// it). On success the receiver holds the message.
+    pub(super) fn transfer(
+        &mut self,
+        sender: ThreadSlot,
+        receiver: ThreadSlot,
+        redirected: bool,
+    ) -> Result<(), TransferError> {
+        let message = self.read_message(sender)?;
+        let sender_id = self.thread(sender).map_or(ThreadId::NIL, |tcb| tcb.id);
+        let reply_kind = self
+            .thread(receiver)
+            .and_then(|tcb| tcb.kernel_message)
+            .map(|composed| composed.reply);
+        self.carry_out_items(sender, receiver, &message, reply_kind.is_some())?;
+        match reply_kind {
+            Some(kind) => {
+                self.take_reply(receiver, kind, &message);
+                if let Some(tcb) = self.thread_mut(receiver) {
+                    tcb.kernel_message = None;
+                }
+            }
+            None => {
+                let mut tag = message.tag;
+                if redirected {
+                    tag = tag.with_flags(tag.flags().union(TagFlags::REDIRECTED));
+                }
+                self.write_message(receiver, tag, &message.words, sender_id)?;
+            }
+        }
+        // A composed message has been delivered; its sender now waits for the reply.
+        Ok(())
+    }
+
+    /// The sender's message: a kernel-composed one, or its registers and UTCB.
+    fn read_message(&mut self, sender: ThreadSlot) -> Result<Message, TransferError> {
+        let thread = self.thread(sender).ok_or(TransferError::OVERFLOW)?;
+        if let Some(composed) = thread.kernel_message {
+            return Ok(Message {
+                tag: composed.tag,
+                words: composed.words,
+            });
+        }
+        let tag = MessageTag::validate_for_send(thread.context.x[0])
+            .map_err(|_| TransferError::OVERFLOW)?;
+        let mut words = [0u64; MESSAGE_WORDS];
+        words[..REGISTER_WORDS].copy_from_slice(&thread.context.x[1..=REGISTER_WORDS]);
+        let count = tag.words();
+        if count > REGISTER_WORDS {
+            let address = message_register_address(thread.utcb, REGISTER_WORDS + 1);
+            let rest = words
+                .get_mut(REGISTER_WORDS..count)
+                .ok_or(TransferError::OVERFLOW)?;
+            self.read_user_words(sender, address, rest)
+                .map_err(|_| TransferError::FAULT_IN_SENDER)?;
+        }
+        Ok(Message { tag, words })
+    }
+
+    /// Write a message into a receiver: MR0..MR7 into x0..x7, the rest into its UTCB, the
+    /// sender into x8, success into x9.
+    fn write_message(
+        &mut self,
+        receiver: ThreadSlot,
+        tag: MessageTag,
+        words: &[u64; MESSAGE_WORDS],
+        sender: ThreadId,
+    ) -> Result<(), TransferError> {
+        let count = tag.words();
+        if count > REGISTER_WORDS {
+            let utcb = self.thread(receiver).map_or(0, |tcb| tcb.utcb);
+            let rest = words
+                .get(REGISTER_WORDS..count)
+                .ok_or(TransferError::OVERFLOW)?;
+            self.write_user_words(
+                receiver,
+                message_register_address(utcb, REGISTER_WORDS + 1),
+                rest,
+            )
+            .map_err(|_| TransferError::FAULT_IN_RECEIVER)?;
+        }
+        let thread = self.thread_mut(receiver).ok_or(TransferError::OVERFLOW)?;
+        thread.context.x[0] = tag.raw();
+        thread.context.x[1..=REGISTER_WORDS].copy_from_slice(&words[..REGISTER_WORDS]);
+        thread.context.x[8] = sender.raw();
+        thread.context.x[abi::call::ERROR_REGISTER] = 0;
+        Ok(())
+    }
+
+    /// Carry out the typed items of `message`: map and grant items through the mapping
+    /// database into the receiver's window, string items into its string buffers. A faulting
+    /// thread taking a reply accepts mappings anywhere in its space (its pager decides).
+    fn carry_out_items(
+        &mut self,
+        sender: ThreadSlot,
+        receiver: ThreadSlot,
+        message: &Message,
+        fault_reply: bool,
+    ) -> Result<(), TransferError> {
+        let typed = message.tag.typed_words();
+        if typed == 0 {
+            return Ok(());
+        }
+        let first = message.tag.untyped_words();
+        let items = message
+            .words
+            .get(first..first + typed)
+            .ok_or(TransferError::OVERFLOW)?;
+        let acceptor = if fault_reply {
+            Acceptor::window(abi::message::fpage::Fpage::complete(
+                abi::message::fpage::Rights::ALL,
+            ))
+        } else {
+            self.acceptor_of(receiver)?
+        };
+        let mut string_buffer = 0usize;
+        for pair in items.chunks_exact(2) {
+            let item =
+                TypedItem::decode([pair[0], pair[1]]).map_err(|_| TransferError::OVERFLOW)?;
+            match item {
+                TypedItem::Map(map) | TypedItem::Grant(map) => {
+                    let grant = matches!(item, TypedItem::Grant(_));
+                    let Some(placement) = map.placement(acceptor.receive_window()) else {
+                        return Err(TransferError::OVERFLOW);
+                    };
+                    self.map_fpage(
+                        sender,
+                        receiver,
+                        placement.source,
+                        placement.destination,
+                        grant,
+                    );
+                }
+                TypedItem::String(string) => {
+                    if !acceptor.accepts_strings() {
+                        return Err(TransferError::OVERFLOW);
+                    }
+                    string_buffer += 1;
+                    self.copy_string(sender, receiver, string, string_buffer)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Map (or grant) the pages of `source` in the sender's space to `destination` in the
+    /// receiver's, with the source fpage's rights. Pages outside the user half or inside the
+    /// receiver's UTCB area are never touched (the database skips unmapped source pages).
+    fn map_fpage(
+        &mut self,
+        sender: ThreadSlot,
+        receiver: ThreadSlot,
+        source: abi::message::fpage::Fpage,
+        destination: abi::message::fpage::Fpage,
+        grant: bool,
+    ) {
+        let (Some(from), Some(to)) = (
+            self.thread(sender).map(|tcb| tcb.id.task()),
+            self.thread(receiver).map(|tcb| tcb.id.task()),
+        ) else {
+            return;
+        };
+        let rights = Rights::from_bits_truncate(source.rights().bits());
+        let pages = source.size() >> PAGE_SHIFT;
+        let region = Region::new(space_id(from), Page(source.base() >> PAGE_SHIFT), pages);
+        let to_page = Page(destination.base() >> PAGE_SHIFT);
+        if self.overlaps_kernel_pages(to, destination.base(), destination.size()) {
+            return;
+        }
+        let mut tables = SpaceTables {
+            machine: &mut self.machine,
+            tasks: &mut self.tasks,
+        };
+        // In chunks the database accepts. A refusal (out of memory) maps nothing more; the
+        // message still arrives, as in L4, and the receiver finds the pages missing.
+        let mut offset = 0;
+        while offset < region.count {
+            let count = (region.count - offset).min(crate::mapdb::MAX_PAGES_PER_CALL);
+            let chunk = Region::new(region.space, Page(region.first.0 + offset), count);
+            let destination = Page(to_page.0 + offset);
+            let result = if grant {
+                self.mapdb
+                    .grant(&mut tables, chunk, space_id(to), destination, rights)
+            } else {
+                self.mapdb
+                    .map(&mut tables, chunk, space_id(to), destination, rights)
+            };
+            if result.is_err() {
+                break;
+            }
+            offset += count;
+        }
+    }
+
+    /// Whether `[base, base + size)` in `task` overlaps its UTCB area (kernel-owned pages no
+    /// mapping may replace).
+    fn overlaps_kernel_pages(&self, task: u16, base: u64, size: u64) -> bool {
+        let Some(owner) = self.tasks.get(&task) else {
+            return true;
+        };
+        let area_end = owner.utcb_base.saturating_add(super::UTCB_AREA_SIZE);
+        base < area_end && owner.utcb_base < base.saturating_add(size)
+    }
+
+    /// The receiver's acceptor (BR0 in its UTCB).
+    fn acceptor_of(&mut self, receiver: ThreadSlot) -> Result<Acceptor, TransferError> {
+        let utcb = self.thread(receiver).map_or(0, |tcb| tcb.utcb);
+        let mut raw = [0u64; 1];
+        self.read_user_words(receiver, buffer_register_address(utcb, 0), &mut raw)
+            .map_err(|_| TransferError::OVERFLOW)?;
+        Acceptor::decode(raw[0]).map_err(|_| TransferError::OVERFLOW)
+    }
+
+    /// Copy one string item into the receiver's `buffer`-th string buffer (1-based): the
+    /// string items in BR2, BR3 (first buffer), BR4, BR5, ...; BR1 says how many there are.
+    fn copy_string(
+        &mut self,
+        sender: ThreadSlot,
+        receiver: ThreadSlot,
+        string: StringItem,
+        buffer: usize,
+    ) -> Result<(), TransferError> {
+        let utcb = self.thread(receiver).map_or(0, |tcb| tcb.utcb);
+        let mut count = [0u64; 1];
+        self.read_user_words(
+            receiver,
+            buffer_register_address(utcb, abi::utcb::STRING_BUFFER_COUNT_REGISTER),
+            &mut count,
+        )
+        .map_err(|_| TransferError::OVERFLOW)?;
+        let available = usize::try_from(count[0])
+            .unwrap_or(usize::MAX)
+            .min(abi::message::item::MAX_STRING_BUFFERS);
+        if buffer > available {
+            return Err(TransferError::OVERFLOW);
+        }
+        let mut raw = [0u64; 2];
+        let register = abi::utcb::FIRST_STRING_BUFFER_REGISTER + 2 * (buffer - 1);
+        self.read_user_words(receiver, buffer_register_address(utcb, register), &mut raw)
+            .map_err(|_| TransferError::OVERFLOW)?;
+        let target = StringItem::decode(raw).map_err(|_| TransferError::OVERFLOW)?;
+        if string.length() > target.length() {
+            return Err(TransferError::OVERFLOW);
+        }
+        let mut chunk = [0u8; 256];
+        let mut done = 0usize;
+        while done < string.length() {
+            let length = (string.length() - done).min(chunk.len());
+            let offset = done as u64;
+            let bytes = &mut chunk[..length];
+            let from = string
+                .address()
+                .checked_add(offset)
+                .ok_or(TransferError::FAULT_IN_SENDER)?;
+            let to = target
+                .address()
+                .checked_add(offset)
+                .ok_or(TransferError::FAULT_IN_RECEIVER)?;
+            self.read_user_bytes(sender, from, bytes)
+                .map_err(|_| TransferError::FAULT_IN_SENDER)?;
+            self.write_user_bytes(receiver, to, bytes)
+                .map_err(|_| TransferError::FAULT_IN_RECEIVER)?;
+            done += length;
+        }
+        Ok(())
+    }
+
+    /// A faulting thread takes its handler's reply: for an exception reply carrying the whole
+    /// register frame (`abi::user_registers::UserRegisters` word order), its registers are set
+    /// from it, except that PSTATE keeps EL0 with interrupts unmasked (only NZCV is taken);
+    /// nothing else of the message touches it.
+    fn take_reply(&mut self, receiver: ThreadSlot, kind: ReplyKind, message: &Message) {
+        use abi::protocol::exception_word;
+        if kind != ReplyKind::Exception {
+            return;
+        }
+        let count = message.tag.untyped_words().min(exception_word::SETTABLE);
+        let Some(thread) = self.thread_mut(receiver) else {
+            return;
+        };
+        for (index, &word) in message.words.iter().enumerate().take(count) {
+            match index {
+                exception_word::SP => thread.context.sp = word,
+                exception_word::PC => thread.context.pc = word,
+                exception_word::PSTATE => {
+                    thread.context.pstate =
+                        (thread.context.pstate & !NZCV_MASK) | (word & NZCV_MASK)
+                }
+                register => {
+                    if let Some(slot) = thread.context.x.get_mut(register) {
+                        *slot = word;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Read user words of `thread`'s task at `address`.
+    pub(super) fn read_user_words(
+        &mut self,
+        thread: ThreadSlot,
+        address: u64,
+        words: &mut [u64],
+    ) -> Result<(), UserFault> {
+        let mut bytes = [0u8; MESSAGE_REGISTERS * 8];
+        let bytes = bytes
+            .get_mut(..words.len() * 8)
+            .ok_or(UserFault { address })?;
+        self.read_user_bytes(thread, address, bytes)?;
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(chunk);
+            *word = u64::from_le_bytes(raw);
+        }
+        Ok(())
+    }
+
+    /// Write user words of `thread`'s task at `address`.
+    pub(super) fn write_user_words(
+        &mut self,
+        thread: ThreadSlot,
+        address: u64,
+        words: &[u64],
+    ) -> Result<(), UserFault> {
+        let mut bytes = [0u8; MESSAGE_REGISTERS * 8];
+        let bytes = bytes
+            .get_mut(..words.len() * 8)
+            .ok_or(UserFault { address })?;
+        for (chunk, word) in bytes.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        self.write_user_bytes(thread, address, bytes)
+    }
+
+    fn read_user_bytes(
+        &mut self,
+        thread: ThreadSlot,
+        address: u64,
+        bytes: &mut [u8],
+    ) -> Result<(), UserFault> {
+        let task = self
+            .thread(thread)
+            .map(|tcb| tcb.id.task())
+            .ok_or(UserFault { address })?;
+        let space = &self.tasks.get(&task).ok_or(UserFault { address })?.space;
+        self.machine.read_user(space, address, bytes)
+    }
+
+    fn write_user_bytes(
+        &mut self,
+        thread: ThreadSlot,
+        address: u64,
+        bytes: &[u8],
+    ) -> Result<(), UserFault> {
+        let task = self
+            .thread(thread)
+            .map(|tcb| tcb.id.task())
+            .ok_or(UserFault { address })?;
+        let space = &self.tasks.get(&task).ok_or(UserFault { address })?.space;
+        self.machine.write_user(space, address, bytes)
+    }
+}
+
+/// User address of MR`index` in the UTCB at `utcb`.
+pub(super) fn message_register_address(utcb: u64, index: usize) -> u64 {
+    utcb + abi::utcb::Utcb::OFFSET_MESSAGE_REGISTERS as u64 + index as u64 * 8
+}
+
+/// User address of BR`index` in the UTCB at `utcb`.
+pub(super) fn buffer_register_address(utcb: u64, index: usize) -> u64 {
+    utcb + abi::utcb::Utcb::OFFSET_BUFFER_REGISTERS as u64 + index as u64 * 8
+}

@@ -1,0 +1,575 @@
+//! The kernel proper: tasks, threads and the events that change them, over a [`Machine`].
+//!
+//! Every kernel entry is one event handled to completion (docs/design/kernel-core.md): the EL1
+//! glue saves the current thread's registers into its [`Thread::context`], calls one of
+//! [`Kernel::kernel_call`], [`Kernel::page_fault`], [`Kernel::exception`],
+//! [`Kernel::interrupt`] or [`Kernel::timer_tick`], and then resumes [`Kernel::current`] from
+//! its context. Blocking is only a state; nothing here keeps a kernel stack.
+//!
+//! The [`Machine`] hides what needs hardware: address spaces (page tables), access to user
+//! memory (UTCBs and string items), and interrupt masking. The host tests drive this module
+//! through a fake machine with real semantics, so the IPC logic that runs at EL1 is the logic
+//! the tests exercise.
+//!
+//! User input is an allegation: every call is decoded fully (with the `abi` decoders) before
+//! anything changes, and no value that came from user space is used to index or to do
+//! unchecked arithmetic.
+
+mod calls;
+mod ipc;
+#[cfg(test)]
+mod tests;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use abi::thread_id::ThreadId;
+
+use crate::mapdb::{self, Frame, MappingDatabase, Page, Rights, SpaceId};
+use crate::scheduler::Scheduler;
+use crate::timeouts::Timeouts;
+
+pub use calls::Access;
+pub use ipc::{KernelMessage, ReplyKind};
+
+/// Index of a thread control block in the kernel's thread table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadSlot(u32);
+
+impl ThreadSlot {
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A thread's user registers as the trap path saved them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct UserContext {
+    /// x0..x30.
+    pub x: [u64; 31],
+    /// SP_EL0.
+    pub sp: u64,
+    /// The address execution resumes at (ELR_EL1).
+    pub pc: u64,
+    /// The saved PSTATE (SPSR_EL1).
+    pub pstate: u64,
+}
+
+/// A user memory access the machine could not perform: the page is not mapped with the
+/// needed right in that address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserFault {
+    /// The first address that failed.
+    pub address: u64,
+}
+
+/// What the kernel needs from the hardware. The EL1 binary implements it with page tables and
+/// the GIC; tests implement it with maps.
+pub trait Machine {
+    /// One address space (the EL1 binary: a TTBR0 root and an ASID).
+    type Space;
+
+    /// A new, empty address space; `None` when out of memory.
+    fn create_space(&mut self) -> Option<Self::Space>;
+    /// Release an address space and every table and kernel-owned page (UTCBs) it holds.
+    fn destroy_space(&mut self, space: Self::Space);
+    /// Back the page at `page` with a zeroed kernel-owned frame, user read-write: UTCBs.
+    fn provide_kernel_page(
+        &mut self,
+        space: &mut Self::Space,
+        page: Page,
+    ) -> Result<(), mapdb::OutOfMemory>;
+    /// Install `page -> frame` with `rights` (replacing what was there).
+    fn install(
+        &mut self,
+        space: &mut Self::Space,
+        page: Page,
+        frame: Frame,
+        rights: Rights,
+    ) -> Result<(), mapdb::OutOfMemory>;
+    /// Reduce the rights of an installed page.
+    fn protect(&mut self, space: &mut Self::Space, page: Page, rights: Rights);
+    /// Remove an installed page (with TLB maintenance).
+    fn remove(&mut self, space: &mut Self::Space, page: Page);
+    /// Read user memory as the thread would (needs user read permission).
+    fn read_user(
+        &mut self,
+        space: &Self::Space,
+        address: u64,
+        bytes: &mut [u8],
+    ) -> Result<(), UserFault>;
+    /// Write user memory as the thread would (needs user write permission).
+    fn write_user(
+        &mut self,
+        space: &Self::Space,
+        address: u64,
+        bytes: &[u8],
+    ) -> Result<(), UserFault>;
+    /// Mask or unmask an interrupt line at the interrupt controller.
+    fn set_interrupt_masked(&mut self, line: u16, masked: bool);
+    /// kernel_debug_write: show `text` from `thread` on the kernel console.
+    fn debug_write(&mut self, thread: ThreadId, text: &[u8]);
+}
+
+/// What a thread is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Exists but has never been started (no instruction pointer yet).
+    Inactive,
+    /// Runnable: running, or waiting for the CPU.
+    Ready,
+    /// Blocked in the send phase of an ipc to `to`, queued in `to`'s send queue.
+    Sending {
+        /// The destination.
+        to: ThreadSlot,
+    },
+    /// Blocked in the receive phase of an ipc.
+    Receiving {
+        /// Whom it accepts a message from.
+        from: ReceiveFrom,
+    },
+    /// Stopped by the kernel (a fault with no pager or handler) or by lthread_ex_regs.
+    Halted,
+}
+
+/// Whom a receiving thread accepts a message from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiveFrom {
+    /// Any thread, and any interrupt attached to the receiver.
+    Any,
+    /// Only this thread.
+    Thread(ThreadSlot),
+    /// Only this interrupt line.
+    Interrupt(u16),
+}
+
+/// A thread control block.
+#[derive(Debug)]
+pub struct Thread {
+    /// Its ID (task, thread, version).
+    pub id: ThreadId,
+    /// Registers, saved while not running.
+    pub context: UserContext,
+    /// What it is doing.
+    pub state: ThreadState,
+    /// Receives its page faults.
+    pub pager: ThreadId,
+    /// Receives its exceptions.
+    pub exception_handler: ThreadId,
+    /// May set its priority and time slice.
+    pub scheduler: ThreadId,
+    /// User address of its UTCB.
+    pub utcb: u64,
+    /// Threads blocked sending to this one, first come first served.
+    send_queue: VecDeque<ThreadSlot>,
+    /// While `Sending`: the receive phase to enter once the send completes.
+    pending_receive: Option<(ReceiveFrom, abi::timeout::Timeout)>,
+    /// A message the kernel composed on this thread's behalf (page fault, exception), sent
+    /// instead of its registers, and how to take the reply.
+    kernel_message: Option<KernelMessage>,
+}
+
+/// A task: an address space and its threads.
+#[derive(Debug)]
+pub struct Task<S> {
+    /// The address space.
+    pub space: S,
+    /// The task whose chief this task's creator was: messages leaving the clan go there.
+    pub chief: u16,
+    /// Threads by thread number.
+    threads: BTreeMap<u16, ThreadSlot>,
+    /// Where the UTCB area starts (thread n's UTCB at `utcb_base + n * UTCB_SIZE`).
+    pub utcb_base: u64,
+    /// The highest priority this task may give threads (thread_schedule, task_new).
+    pub maximum_priority: u8,
+    /// This incarnation's version, shared by all its threads' IDs.
+    pub version: u32,
+}
+
+/// An interrupt line as the kernel tracks it.
+#[derive(Clone, Copy, Debug, Default)]
+struct InterruptLine {
+    /// The thread attached to it.
+    owner: Option<ThreadSlot>,
+    /// Fired and not yet delivered.
+    pending: bool,
+}
+
+/// Why the kernel could not create a task or thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateError {
+    /// The ID is nil, an interrupt, or out of range.
+    InvalidId,
+    /// Already exists.
+    Exists,
+    /// The owning task does not exist.
+    NoSuchTask,
+    /// The machine or the kernel heap is out of memory.
+    OutOfMemory,
+}
+
+/// Something the kernel noticed that an operator should know about: logged once by the glue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A thread faulted and has no pager or exception handler to take it: halted.
+    HaltedWithoutHandler {
+        /// The thread.
+        thread: ThreadId,
+        /// The faulting instruction.
+        pc: u64,
+    },
+    /// An interrupt fired with nobody attached: left masked.
+    UnclaimedInterrupt {
+        /// The line.
+        line: u16,
+    },
+}
+
+/// Ticks per second of the kernel's timer (the glue passes the real value).
+pub const DEFAULT_TICKS_PER_SECOND: u64 = 100;
+
+/// Default time slice: 10 ms.
+pub const DEFAULT_TIME_SLICE_MICROSECONDS: u64 = 10_000;
+
+/// The kernel.
+pub struct Kernel<M: Machine> {
+    /// The hardware.
+    pub machine: M,
+    threads: Vec<Option<Thread>>,
+    free_slots: Vec<ThreadSlot>,
+    tasks: BTreeMap<u16, Task<M::Space>>,
+    /// Last incarnation version per task number: every thread of a task carries its task's
+    /// version, and a re-created task gets the next one, so stale IDs are refused.
+    versions: BTreeMap<u16, u32>,
+    scheduler: Scheduler<ThreadSlot>,
+    timeouts: Timeouts<ThreadSlot>,
+    mapdb: MappingDatabase,
+    interrupts: BTreeMap<u16, InterruptLine>,
+    /// Who may create each inactive task number (set when a task is deleted or handed over;
+    /// numbers never used are free for any task to create).
+    inactive_owners: BTreeMap<u16, u16>,
+    current: Option<ThreadSlot>,
+    now: u64,
+    ticks_per_second: u64,
+    notices: VecDeque<Notice>,
+}
+
+impl<M: Machine> core::fmt::Debug for Kernel<M> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter
+            .debug_struct("Kernel")
+            .field("threads", &self.threads.iter().flatten().count())
+            .field("tasks", &self.tasks.len())
+            .field("current", &self.current)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Size of one UTCB in the UTCB area.
+pub const UTCB_SIZE: u64 = abi::utcb::Utcb::SIZE as u64;
+
+/// Size of a task's UTCB area: one UTCB per possible thread number.
+pub const UTCB_AREA_SIZE: u64 = UTCB_SIZE * (ThreadId::MAX_THREAD as u64 + 1);
+
+const PAGE_SIZE: u64 = 4096;
+
+impl<M: Machine> Kernel<M> {
+    /// A kernel with no tasks, on `machine`, whose timer ticks `ticks_per_second` times a second.
+    pub fn new(machine: M, ticks_per_second: u64) -> Self {
+        Self {
+            machine,
+            threads: Vec::new(),
+            free_slots: Vec::new(),
+            tasks: BTreeMap::new(),
+            versions: BTreeMap::new(),
+            scheduler: Scheduler::new(),
+            timeouts: Timeouts::new(),
+            mapdb: MappingDatabase::new(),
+            interrupts: BTreeMap::new(),
+            inactive_owners: BTreeMap::new(),
+            current: None,
+            now: 0,
+            ticks_per_second: ticks_per_second.max(1),
+            notices: VecDeque::new(),
+        }
+    }
+
+    /// The thread to resume (None: idle).
+    pub fn current(&self) -> Option<ThreadSlot> {
+        self.current
+    }
+
+    /// A thread by slot.
+    pub fn thread(&self, slot: ThreadSlot) -> Option<&Thread> {
+        self.threads.get(slot.index()).and_then(Option::as_ref)
+    }
+
+    /// A thread by slot, mutably (the glue saves and restores contexts through this).
+    pub fn thread_mut(&mut self, slot: ThreadSlot) -> Option<&mut Thread> {
+        self.threads.get_mut(slot.index()).and_then(Option::as_mut)
+    }
+
+    /// The address space of a thread's task.
+    pub fn space_of(&self, slot: ThreadSlot) -> Option<&M::Space> {
+        let task = self.thread(slot)?.id.task();
+        self.tasks.get(&task).map(|task| &task.space)
+    }
+
+    /// The next notice for the log, if any.
+    pub fn take_notice(&mut self) -> Option<Notice> {
+        self.notices.pop_front()
+    }
+
+    /// The slot of the thread `id` names, if it exists with that exact version.
+    pub fn lookup(&self, id: ThreadId) -> Option<ThreadSlot> {
+        if !id.is_user_thread() {
+            return None;
+        }
+        let slot = *self.tasks.get(&id.task())?.threads.get(&id.thread())?;
+        (self.thread(slot)?.id == id).then_some(slot)
+    }
+
+    /// Create a task with an empty address space. Used at boot for sigma0 and the root task,
+    /// and by task_new.
+    pub fn create_task(
+        &mut self,
+        task: u16,
+        chief: u16,
+        utcb_base: u64,
+    ) -> Result<(), CreateError> {
+        if task == ThreadId::KERNEL_TASK || !utcb_base.is_multiple_of(PAGE_SIZE) {
+            return Err(CreateError::InvalidId);
+        }
+        if self.tasks.contains_key(&task) {
+            return Err(CreateError::Exists);
+        }
+        let space = self
+            .machine
+            .create_space()
+            .ok_or(CreateError::OutOfMemory)?;
+        let version = self
+            .versions
+            .get(&task)
+            .map_or(1, |&old| ThreadId::next_version(old));
+        self.versions.insert(task, version);
+        self.tasks.insert(
+            task,
+            Task {
+                space,
+                chief,
+                threads: BTreeMap::new(),
+                utcb_base,
+                maximum_priority: u8::MAX,
+                version,
+            },
+        );
+        Ok(())
+    }
+
+    /// Create thread `thread` in `task`, inactive, with the given pager and exception handler;
+    /// its UTCB page is provided by the machine. Returns its ID (with a fresh version).
+    pub fn create_thread(
+        &mut self,
+        task: u16,
+        thread: u16,
+        pager: ThreadId,
+        exception_handler: ThreadId,
+        scheduler: ThreadId,
+    ) -> Result<ThreadId, CreateError> {
+        let version = self
+            .tasks
+            .get(&task)
+            .ok_or(CreateError::NoSuchTask)?
+            .version;
+        let id = ThreadId::new(task, thread, version).map_err(|_| CreateError::InvalidId)?;
+        let owner = self.tasks.get_mut(&task).ok_or(CreateError::NoSuchTask)?;
+        if owner.threads.contains_key(&thread) {
+            return Err(CreateError::Exists);
+        }
+        let utcb = u64::from(thread)
+            .checked_mul(UTCB_SIZE)
+            .and_then(|offset| owner.utcb_base.checked_add(offset))
+            .ok_or(CreateError::InvalidId)?;
+        self.machine
+            .provide_kernel_page(&mut owner.space, Page(utcb / PAGE_SIZE))
+            .map_err(|_| CreateError::OutOfMemory)?;
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                let index =
+                    u32::try_from(self.threads.len()).map_err(|_| CreateError::OutOfMemory)?;
+                self.threads.push(None);
+                ThreadSlot(index)
+            }
+        };
+        self.threads[slot.index()] = Some(Thread {
+            id,
+            context: UserContext::default(),
+            state: ThreadState::Inactive,
+            pager,
+            exception_handler,
+            scheduler,
+            utcb,
+            send_queue: VecDeque::new(),
+            pending_receive: None,
+            kernel_message: None,
+        });
+        owner.threads.insert(thread, slot);
+        let slice = self.ticks_for(DEFAULT_TIME_SLICE_MICROSECONDS).max(1);
+        self.scheduler
+            .add(slot, 100, u32::try_from(slice).unwrap_or(u32::MAX));
+        Ok(id)
+    }
+
+    /// Start an inactive (or halted) thread at `pc` with stack `sp`: it becomes ready.
+    pub fn start_thread(&mut self, slot: ThreadSlot, pc: u64, sp: u64) -> bool {
+        let Some(thread) = self.thread_mut(slot) else {
+            return false;
+        };
+        thread.context.pc = pc;
+        thread.context.sp = sp;
+        thread.context.pstate = 0; // EL0t, interrupts unmasked
+        thread.state = ThreadState::Ready;
+        self.scheduler.make_ready(slot);
+        true
+    }
+
+    /// Give `space`'s task the root mapping of `frame` at `page` (sigma0's memory, devices).
+    pub fn insert_root_mapping(
+        &mut self,
+        task: u16,
+        page: Page,
+        frame: Frame,
+        rights: Rights,
+    ) -> Result<(), mapdb::MapdbError> {
+        let mut tables = SpaceTables {
+            machine: &mut self.machine,
+            tasks: &mut self.tasks,
+        };
+        self.mapdb
+            .insert_root(&mut tables, space_id(task), page, frame, rights)
+    }
+
+    /// What the mapping database says `task` has at `page`.
+    pub fn lookup_mapping(&self, task: u16, page: Page) -> Option<(Frame, Rights)> {
+        self.mapdb.lookup(space_id(task), page)
+    }
+
+    /// Pick the thread to run if none is chosen yet (boot, or after the current one blocked).
+    pub fn schedule(&mut self) {
+        let current = self.current.filter(|&slot| {
+            self.thread(slot)
+                .is_some_and(|thread| thread.state == ThreadState::Ready)
+        });
+        self.current = self.scheduler.choose(current);
+    }
+
+    /// The timer: advance time, expire timeouts, account the tick to the running thread.
+    pub fn timer_tick(&mut self) {
+        self.now += 1;
+        let mut expired = Vec::new();
+        self.timeouts.expire(self.now, |slot| expired.push(slot));
+        for slot in expired {
+            self.expire_timeout(slot);
+        }
+        if let Some(current) = self.current
+            && let crate::scheduler::TickOutcome::SliceExpired = self.scheduler.tick(current)
+        {
+            self.scheduler.make_ready(current);
+            self.current = None;
+        }
+        self.reschedule();
+    }
+
+    fn ticks_for(&self, microseconds: u64) -> u64 {
+        microseconds
+            .saturating_mul(self.ticks_per_second)
+            .div_ceil(1_000_000)
+    }
+
+    /// Check the kernel's invariants (tests and the fuzz mode): every queued sender is
+    /// `Sending` to the queue's owner, every blocked thread's timeout is armed only while it
+    /// is blocked, the mapping database is consistent.
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        for (index, thread) in self.threads.iter().enumerate() {
+            let Some(thread) = thread else { continue };
+            let slot = ThreadSlot(index as u32);
+            for &sender in &thread.send_queue {
+                match self.thread(sender).map(|sender| sender.state) {
+                    Some(ThreadState::Sending { to }) if to == slot => {}
+                    _ => return Err("a queued sender is not sending to the queue's owner"),
+                }
+            }
+            if let ThreadState::Sending { to } = thread.state {
+                let queued = self
+                    .thread(to)
+                    .is_some_and(|partner| partner.send_queue.contains(&slot));
+                if !queued {
+                    return Err("a sending thread is missing from its partner's send queue");
+                }
+            }
+            let blocked = matches!(
+                thread.state,
+                ThreadState::Sending { .. } | ThreadState::Receiving { .. }
+            );
+            if !blocked && self.timeouts.deadline_of(slot).is_some() {
+                return Err("a timeout is armed for a thread that is not blocked");
+            }
+            if self.lookup(thread.id) != Some(slot) {
+                return Err("a thread is not reachable by its own ID");
+            }
+        }
+        if let Some(current) = self.current
+            && self.thread(current).map(|thread| thread.state) != Some(ThreadState::Ready)
+        {
+            return Err("the current thread is not ready");
+        }
+        self.mapdb
+            .check_invariants()
+            .map_err(|_| "mapping database inconsistent")
+    }
+}
+
+fn space_id(task: u16) -> SpaceId {
+    SpaceId(u32::from(task))
+}
+
+/// The mapping database's view of the page tables: by task number, through the machine.
+struct SpaceTables<'a, M: Machine> {
+    machine: &'a mut M,
+    tasks: &'a mut BTreeMap<u16, Task<M::Space>>,
+}
+
+impl<M: Machine> mapdb::PageTables for SpaceTables<'_, M> {
+    fn install(
+        &mut self,
+        space: SpaceId,
+        page: Page,
+        frame: Frame,
+        rights: Rights,
+    ) -> Result<(), mapdb::OutOfMemory> {
+        match task_of(self.tasks, space) {
+            Some(task) => self.machine.install(&mut task.space, page, frame, rights),
+            // The database only names spaces of live tasks; nothing to install into otherwise.
+            None => Err(mapdb::OutOfMemory),
+        }
+    }
+
+    fn protect(&mut self, space: SpaceId, page: Page, rights: Rights) {
+        if let Some(task) = task_of(self.tasks, space) {
+            self.machine.protect(&mut task.space, page, rights);
+        }
+    }
+
+    fn remove(&mut self, space: SpaceId, page: Page) {
+        if let Some(task) = task_of(self.tasks, space) {
+            self.machine.remove(&mut task.space, page);
+        }
+    }
+}
+
+fn task_of<S>(tasks: &mut BTreeMap<u16, Task<S>>, space: SpaceId) -> Option<&mut Task<S>> {
+    let task = u16::try_from(space.0).ok()?;
+    tasks.get_mut(&task)
+}

@@ -1,0 +1,1204 @@
+//! Host tests of the kernel's event handlers against a fake machine with real semantics:
+//! address spaces are page maps over a model of physical memory, user accesses check the
+//! page's rights, interrupt masks are recorded.
+
+use std::boxed::Box;
+use std::collections::BTreeMap;
+use std::vec;
+use std::vec::Vec;
+
+use abi::call::Call;
+use abi::call::ipc::{IpcArguments, ReceiveSpecifier};
+use abi::call::lthread_ex_regs::{ExchangeControl, LthreadExRegsArguments, RunControl};
+use abi::error::CallError;
+use abi::message::item::{Acceptor, MapItem, StringItem, TypedItem};
+use abi::message::{Fpage, MessageTag, Rights as FpageRights};
+use abi::thread_id::ThreadId;
+use abi::timeout::{Timeout, Timeouts};
+
+use super::*;
+use crate::mapdb::{Frame, Page, Rights};
+
+/// A page of the fake physical memory.
+type FrameBytes = Box<[u8; 4096]>;
+
+#[derive(Default)]
+struct FakeMachine {
+    memory: BTreeMap<u64, FrameBytes>,
+    next_kernel_frame: u64,
+    masked: BTreeMap<u16, bool>,
+    console: Vec<(ThreadId, Vec<u8>)>,
+    spaces_created: usize,
+    spaces_destroyed: usize,
+}
+
+#[derive(Default, Debug)]
+struct FakeSpace {
+    pages: BTreeMap<u64, (u64, Rights)>,
+}
+
+impl FakeMachine {
+    fn frame(&mut self, frame: u64) -> &mut [u8; 4096] {
+        self.memory
+            .entry(frame)
+            .or_insert_with(|| Box::new([0; 4096]))
+    }
+
+    fn access(
+        &mut self,
+        space: &FakeSpace,
+        address: u64,
+        length: usize,
+        needed: Rights,
+    ) -> Result<Vec<(u64, usize, usize)>, UserFault> {
+        let mut pieces = Vec::new();
+        let mut done = 0usize;
+        while done < length {
+            let at = address
+                .checked_add(done as u64)
+                .ok_or(UserFault { address })?;
+            let (frame, rights) = *space
+                .pages
+                .get(&(at >> 12))
+                .ok_or(UserFault { address: at })?;
+            if !rights.contains(needed) {
+                return Err(UserFault { address: at });
+            }
+            let offset = (at & 0xfff) as usize;
+            let take = (4096 - offset).min(length - done);
+            pieces.push((frame, offset, take));
+            done += take;
+        }
+        Ok(pieces)
+    }
+}
+
+impl Machine for FakeMachine {
+    type Space = FakeSpace;
+
+    fn create_space(&mut self) -> Option<FakeSpace> {
+        self.spaces_created += 1;
+        Some(FakeSpace::default())
+    }
+
+    fn destroy_space(&mut self, _space: FakeSpace) {
+        self.spaces_destroyed += 1;
+    }
+
+    fn provide_kernel_page(
+        &mut self,
+        space: &mut FakeSpace,
+        page: Page,
+    ) -> Result<(), crate::mapdb::OutOfMemory> {
+        // Kernel frames live far above the "RAM" the tests hand out.
+        self.next_kernel_frame += 1;
+        let frame = 0x10_0000 + self.next_kernel_frame;
+        self.frame(frame);
+        space
+            .pages
+            .insert(page.0, (frame, Rights::READ | Rights::WRITE));
+        Ok(())
+    }
+
+    fn install(
+        &mut self,
+        space: &mut FakeSpace,
+        page: Page,
+        frame: Frame,
+        rights: Rights,
+    ) -> Result<(), crate::mapdb::OutOfMemory> {
+        space.pages.insert(page.0, (frame.0, rights));
+        Ok(())
+    }
+
+    fn protect(&mut self, space: &mut FakeSpace, page: Page, rights: Rights) {
+        if let Some(entry) = space.pages.get_mut(&page.0) {
+            entry.1 = rights;
+        }
+    }
+
+    fn remove(&mut self, space: &mut FakeSpace, page: Page) {
+        space.pages.remove(&page.0);
+    }
+
+    fn read_user(
+        &mut self,
+        space: &FakeSpace,
+        address: u64,
+        bytes: &mut [u8],
+    ) -> Result<(), UserFault> {
+        let mut done = 0;
+        for (frame, offset, take) in self.access(space, address, bytes.len(), Rights::READ)? {
+            bytes[done..done + take].copy_from_slice(&self.frame(frame)[offset..offset + take]);
+            done += take;
+        }
+        Ok(())
+    }
+
+    fn write_user(
+        &mut self,
+        space: &FakeSpace,
+        address: u64,
+        bytes: &[u8],
+    ) -> Result<(), UserFault> {
+        let mut done = 0;
+        for (frame, offset, take) in self.access(space, address, bytes.len(), Rights::WRITE)? {
+            self.frame(frame)[offset..offset + take].copy_from_slice(&bytes[done..done + take]);
+            done += take;
+        }
+        Ok(())
+    }
+
+    fn set_interrupt_masked(&mut self, line: u16, masked: bool) {
+        self.masked.insert(line, masked);
+    }
+
+    fn debug_write(&mut self, thread: ThreadId, text: &[u8]) {
+        self.console.push((thread, text.to_vec()));
+    }
+}
+
+const UTCB_AREA: u64 = 0x7000_0000;
+const SIGMA0: u16 = 1;
+const ROOT: u16 = 2;
+
+/// A kernel with sigma0 (task 1) and the root task (task 2), both chiefed by the kernel, each
+/// with thread 0 started. sigma0 owns frames 0x40000..0x40100 at the same page numbers.
+fn boot() -> (Kernel<FakeMachine>, ThreadSlot, ThreadSlot) {
+    let mut kernel = Kernel::new(FakeMachine::default(), 100);
+    kernel
+        .create_task(SIGMA0, ThreadId::KERNEL_TASK, UTCB_AREA)
+        .unwrap();
+    kernel
+        .create_task(ROOT, ThreadId::KERNEL_TASK, UTCB_AREA)
+        .unwrap();
+    let sigma0 = kernel
+        .create_thread(SIGMA0, 0, ThreadId::NIL, ThreadId::NIL, ThreadId::NIL)
+        .unwrap();
+    let root = kernel
+        .create_thread(ROOT, 0, sigma0, ThreadId::NIL, ThreadId::NIL)
+        .unwrap();
+    for page in 0x40000..0x40100 {
+        kernel
+            .insert_root_mapping(SIGMA0, Page(page), Frame(page), Rights::ALL)
+            .unwrap();
+    }
+    let sigma0 = kernel.lookup(sigma0).unwrap();
+    let root = kernel.lookup(root).unwrap();
+    kernel.start_thread(sigma0, 0x1000, 0x2000);
+    kernel.start_thread(root, 0x1000, 0x2000);
+    kernel.schedule();
+    (kernel, sigma0, root)
+}
+
+/// A new task chiefed by `chief` with thread 0 started, paged by `pager`.
+fn spawn(kernel: &mut Kernel<FakeMachine>, task: u16, chief: u16, pager: ThreadId) -> ThreadSlot {
+    kernel.create_task(task, chief, UTCB_AREA).unwrap();
+    let id = kernel
+        .create_thread(task, 0, pager, pager, ThreadId::NIL)
+        .unwrap();
+    let slot = kernel.lookup(id).unwrap();
+    kernel.start_thread(slot, 0x1000, 0x2000);
+    slot
+}
+
+fn id(kernel: &Kernel<FakeMachine>, slot: ThreadSlot) -> ThreadId {
+    kernel.thread(slot).unwrap().id
+}
+
+/// Make `slot` the running thread (as if the scheduler had picked it).
+fn run(kernel: &mut Kernel<FakeMachine>, slot: ThreadSlot) {
+    if let Some(current) = kernel.current
+        && current != slot
+        && kernel.thread(current).unwrap().state == ThreadState::Ready
+    {
+        kernel.scheduler.make_ready(current);
+    }
+    assert_eq!(
+        kernel.thread(slot).unwrap().state,
+        ThreadState::Ready,
+        "only a ready thread can run"
+    );
+    kernel.scheduler.make_blocked(slot);
+    kernel.current = Some(slot);
+}
+
+/// `slot` executes `svc #1` with these ipc arguments.
+fn ipc(kernel: &mut Kernel<FakeMachine>, slot: ThreadSlot, arguments: IpcArguments) {
+    run(kernel, slot);
+    let registers = arguments.encode();
+    kernel.thread_mut(slot).unwrap().context.x[..11].copy_from_slice(&registers);
+    kernel.kernel_call(Call::Ipc.number(), 0, 0);
+    kernel.check_invariants().unwrap();
+}
+
+fn state(kernel: &Kernel<FakeMachine>, slot: ThreadSlot) -> ThreadState {
+    kernel.thread(slot).unwrap().state
+}
+
+fn x(kernel: &Kernel<FakeMachine>, slot: ThreadSlot, register: usize) -> u64 {
+    kernel.thread(slot).unwrap().context.x[register]
+}
+
+fn error_of(kernel: &Kernel<FakeMachine>, slot: ThreadSlot) -> u64 {
+    x(kernel, slot, 9)
+}
+
+fn tag(label: u16, untyped: usize, typed: usize) -> MessageTag {
+    MessageTag::new(label, untyped, typed).unwrap()
+}
+
+fn open_wait() -> IpcArguments {
+    IpcArguments::receive(ReceiveSpecifier::Any, Timeouts::NEVER)
+}
+
+fn write_utcb_word(kernel: &mut Kernel<FakeMachine>, slot: ThreadSlot, offset: usize, word: u64) {
+    let address = kernel.thread(slot).unwrap().utcb + offset as u64;
+    kernel.write_user_words(slot, address, &[word]).unwrap();
+}
+
+fn read_utcb_word(kernel: &mut Kernel<FakeMachine>, slot: ThreadSlot, offset: usize) -> u64 {
+    let address = kernel.thread(slot).unwrap().utcb + offset as u64;
+    let mut word = [0];
+    kernel.read_user_words(slot, address, &mut word).unwrap();
+    word[0]
+}
+
+#[test]
+fn a_call_and_its_reply_cross_two_address_spaces() {
+    let (mut kernel, sigma0, root) = boot();
+    ipc(&mut kernel, sigma0, open_wait());
+    assert_eq!(
+        state(&kernel, sigma0),
+        ThreadState::Receiving {
+            from: ReceiveFrom::Any
+        }
+    );
+    let server = id(&kernel, sigma0);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::call(server, tag(7, 3, 0), [11, 22, 33, 0, 0, 0, 0]),
+    );
+    assert_eq!(
+        kernel.current(),
+        Some(sigma0),
+        "the server runs at once (direct switch)"
+    );
+    assert_eq!(
+        state(&kernel, root),
+        ThreadState::Receiving {
+            from: ReceiveFrom::Thread(sigma0)
+        }
+    );
+    assert_eq!(MessageTag::from_raw(x(&kernel, sigma0, 0)).label(), 7);
+    assert_eq!(
+        [
+            x(&kernel, sigma0, 1),
+            x(&kernel, sigma0, 2),
+            x(&kernel, sigma0, 3)
+        ],
+        [11, 22, 33]
+    );
+    assert_eq!(x(&kernel, sigma0, 8), id(&kernel, root).raw());
+    assert_eq!(error_of(&kernel, sigma0), 0);
+
+    let client = id(&kernel, root);
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::reply_and_wait(client, tag(0, 1, 0), [42, 0, 0, 0, 0, 0, 0]),
+    );
+    assert_eq!(
+        state(&kernel, sigma0),
+        ThreadState::Receiving {
+            from: ReceiveFrom::Any
+        }
+    );
+    assert_eq!(kernel.current(), Some(root));
+    assert_eq!((x(&kernel, root, 1), error_of(&kernel, root)), (42, 0));
+    assert_eq!(x(&kernel, root, 8), server.raw());
+}
+
+#[test]
+fn a_sender_that_comes_first_waits_in_the_queue_and_is_served_in_order() {
+    let (mut kernel, sigma0, root) = boot();
+    let third = spawn(&mut kernel, 3, ThreadId::KERNEL_TASK, ThreadId::NIL);
+    let server = id(&kernel, sigma0);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(server, tag(1, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    ipc(
+        &mut kernel,
+        third,
+        IpcArguments::send(server, tag(2, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(state(&kernel, root), ThreadState::Sending { to: sigma0 });
+    ipc(&mut kernel, sigma0, open_wait());
+    assert_eq!(MessageTag::from_raw(x(&kernel, sigma0, 0)).label(), 1);
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+    assert_eq!(error_of(&kernel, root), 0);
+    ipc(&mut kernel, sigma0, open_wait());
+    assert_eq!(MessageTag::from_raw(x(&kernel, sigma0, 0)).label(), 2);
+    assert_eq!(state(&kernel, third), ThreadState::Ready);
+}
+
+#[test]
+fn long_messages_travel_through_the_utcbs() {
+    let (mut kernel, sigma0, root) = boot();
+    ipc(&mut kernel, sigma0, open_wait());
+    let mr = |index: usize| abi::utcb::Utcb::message_register_offset(index);
+    for index in 8..=40 {
+        write_utcb_word(&mut kernel, root, mr(index), 1000 + index as u64);
+    }
+    let server = id(&kernel, sigma0);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(
+            server,
+            tag(5, 40, 0),
+            [1, 2, 3, 4, 5, 6, 7],
+            Timeouts::NEVER,
+        ),
+    );
+    assert_eq!(x(&kernel, sigma0, 7), 7);
+    for index in 8..=40 {
+        assert_eq!(
+            read_utcb_word(&mut kernel, sigma0, mr(index)),
+            1000 + index as u64
+        );
+    }
+}
+
+#[test]
+fn sending_to_a_missing_or_stale_thread_fails_and_nothing_is_sent() {
+    let (mut kernel, _sigma0, root) = boot();
+    let nobody = ThreadId::new(9, 0, 1).unwrap();
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(nobody, tag(1, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(
+        error_of(&kernel, root),
+        CallError::SendNonexistentPartner.code()
+    );
+    assert!(MessageTag::from_raw(x(&kernel, root, 0)).is_error());
+    let victim = spawn(&mut kernel, 4, ROOT, ThreadId::NIL);
+    let stale = id(&kernel, victim);
+    kernel.delete_task(4);
+    spawn(&mut kernel, 4, ROOT, ThreadId::NIL);
+    assert_ne!(
+        kernel.lookup(stale),
+        kernel.lookup(stale.with_version(stale.version() + 1).unwrap())
+    );
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(stale, tag(1, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(
+        error_of(&kernel, root),
+        CallError::SendNonexistentPartner.code(),
+        "a stale version is rejected"
+    );
+}
+
+#[test]
+fn zero_timeouts_fail_at_once_instead_of_blocking() {
+    let (mut kernel, sigma0, root) = boot();
+    let busy = id(&kernel, sigma0);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(busy, tag(1, 0, 0), [0; 7], Timeouts::ZERO),
+    );
+    assert_eq!(error_of(&kernel, root), CallError::SendTimeout.code());
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::receive(ReceiveSpecifier::Any, Timeouts::ZERO),
+    );
+    assert_eq!(error_of(&kernel, root), CallError::ReceiveTimeout.code());
+}
+
+#[test]
+fn a_receive_timeout_expires_after_the_ticks_it_asked_for_and_not_before() {
+    let (mut kernel, _sigma0, root) = boot();
+    let timeouts = Timeouts {
+        send: Timeout::NEVER,
+        receive: Timeout::from_microseconds(25_000).unwrap(),
+    };
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::receive(ReceiveSpecifier::Any, timeouts),
+    );
+    for _ in 0..2 {
+        kernel.timer_tick();
+        assert!(matches!(
+            state(&kernel, root),
+            ThreadState::Receiving { .. }
+        ));
+    }
+    kernel.timer_tick();
+    assert_eq!(
+        state(&kernel, root),
+        ThreadState::Ready,
+        "25 ms at 100 Hz is 3 ticks"
+    );
+    assert_eq!(error_of(&kernel, root), CallError::ReceiveTimeout.code());
+    kernel.check_invariants().unwrap();
+}
+
+#[test]
+fn a_send_timeout_takes_the_sender_out_of_the_queue() {
+    let (mut kernel, sigma0, root) = boot();
+    let timeouts = Timeouts {
+        send: Timeout::from_microseconds(10_000).unwrap(),
+        receive: Timeout::NEVER,
+    };
+    let server = id(&kernel, sigma0);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(server, tag(1, 0, 0), [0; 7], timeouts),
+    );
+    kernel.timer_tick();
+    assert_eq!(error_of(&kernel, root), CallError::SendTimeout.code());
+    assert!(kernel.thread(sigma0).unwrap().send_queue.is_empty());
+    kernel.check_invariants().unwrap();
+}
+
+#[test]
+fn a_closed_wait_accepts_only_the_named_partner() {
+    let (mut kernel, sigma0, root) = boot();
+    let third = spawn(&mut kernel, 3, ThreadId::KERNEL_TASK, ThreadId::NIL);
+    let partner = id(&kernel, third);
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::receive(ReceiveSpecifier::From(partner), Timeouts::NEVER),
+    );
+    let server = id(&kernel, sigma0);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(server, tag(1, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(
+        state(&kernel, root),
+        ThreadState::Sending { to: sigma0 },
+        "the wrong sender waits"
+    );
+    ipc(
+        &mut kernel,
+        third,
+        IpcArguments::send(server, tag(3, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(MessageTag::from_raw(x(&kernel, sigma0, 0)).label(), 3);
+    assert_eq!(state(&kernel, root), ThreadState::Sending { to: sigma0 });
+}
+
+#[test]
+fn ipc_to_oneself_is_refused_without_blocking() {
+    let (mut kernel, _sigma0, root) = boot();
+    let me = id(&kernel, root);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::call(me, tag(1, 0, 0), [0; 7]),
+    );
+    assert_eq!(error_of(&kernel, root), CallError::InvalidArgument.code());
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+}
+
+#[test]
+fn malformed_arguments_are_refused_before_anything_happens() {
+    let (mut kernel, sigma0, root) = boot();
+    run(&mut kernel, root);
+    let server = id(&kernel, sigma0).raw();
+    let context = &mut kernel.thread_mut(root).unwrap().context;
+    context.x[0] = u64::MAX; // a tag with reserved bits
+    context.x[8] = server;
+    kernel.kernel_call(Call::Ipc.number(), 0, 0);
+    assert_ne!(error_of(&kernel, root), 0);
+    kernel.thread_mut(root).unwrap().context.x[8] = 0xFFFF_0000_0000_0001; // reserved ID bits
+    run(&mut kernel, root);
+    kernel.kernel_call(Call::Ipc.number(), 0, 0);
+    assert_eq!(error_of(&kernel, root), CallError::InvalidArgument.code());
+    kernel.check_invariants().unwrap();
+}
+
+/// BR0 of `slot` accepts mappings into `window` (and strings if `strings`).
+fn accept(kernel: &mut Kernel<FakeMachine>, slot: ThreadSlot, window: Fpage, strings: bool) {
+    let acceptor = if strings {
+        Acceptor::window(window).with_strings()
+    } else {
+        Acceptor::window(window)
+    };
+    write_utcb_word(
+        kernel,
+        slot,
+        abi::utcb::Utcb::buffer_register_offset(0),
+        acceptor.raw(),
+    );
+}
+
+fn map_item_words(send_base: u64, fpage: Fpage, grant: bool) -> [u64; 2] {
+    let item = MapItem::new(send_base, fpage).unwrap();
+    if grant {
+        TypedItem::Grant(item).encode()
+    } else {
+        TypedItem::Map(item).encode()
+    }
+}
+
+#[test]
+fn a_map_item_gives_the_receiver_the_senders_pages_with_at_most_its_rights() {
+    let (mut kernel, sigma0, root) = boot();
+    accept(
+        &mut kernel,
+        root,
+        Fpage::new(0x1000_0000, 24, FpageRights::ALL).unwrap(),
+        false,
+    );
+    ipc(&mut kernel, root, open_wait());
+    let item = map_item_words(
+        0,
+        Fpage::new(0x4000_0000, 14, FpageRights::READ).unwrap(),
+        false,
+    );
+    let client = id(&kernel, root);
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::send(
+            client,
+            tag(9, 0, 2),
+            [item[0], item[1], 0, 0, 0, 0, 0],
+            Timeouts::NEVER,
+        ),
+    );
+    assert_eq!(error_of(&kernel, sigma0), 0);
+    for page in 0..4 {
+        let (frame, rights) = kernel
+            .lookup_mapping(ROOT, Page(0x1_0000 + page))
+            .expect("mapped");
+        assert_eq!((frame, rights), (Frame(0x40000 + page), Rights::READ));
+    }
+    assert_eq!(
+        kernel.lookup_mapping(ROOT, Page(0x1_0004)),
+        None,
+        "a 16 KiB fpage maps four pages"
+    );
+    assert!(
+        kernel.lookup_mapping(SIGMA0, Page(0x40000)).is_some(),
+        "the sender keeps a mapped page"
+    );
+}
+
+#[test]
+fn a_grant_item_moves_the_page_out_of_the_senders_space() {
+    let (mut kernel, sigma0, root) = boot();
+    accept(&mut kernel, root, Fpage::complete(FpageRights::ALL), false);
+    ipc(&mut kernel, root, open_wait());
+    let item = map_item_words(
+        0x5000_0000,
+        Fpage::page(0x4000_0000, FpageRights::ALL).unwrap(),
+        true,
+    );
+    let client = id(&kernel, root);
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::send(
+            client,
+            tag(9, 0, 2),
+            [item[0], item[1], 0, 0, 0, 0, 0],
+            Timeouts::NEVER,
+        ),
+    );
+    assert_eq!(
+        kernel.lookup_mapping(ROOT, Page(0x5_0000)),
+        Some((Frame(0x40000), Rights::ALL))
+    );
+    assert_eq!(kernel.lookup_mapping(SIGMA0, Page(0x40000)), None);
+}
+
+#[test]
+fn a_receiver_that_accepts_no_mappings_gets_a_message_overflow_and_the_sender_too() {
+    let (mut kernel, sigma0, root) = boot();
+    ipc(&mut kernel, root, open_wait());
+    let item = map_item_words(
+        0,
+        Fpage::page(0x4000_0000, FpageRights::ALL).unwrap(),
+        false,
+    );
+    let client = id(&kernel, root);
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::send(
+            client,
+            tag(9, 0, 2),
+            [item[0], item[1], 0, 0, 0, 0, 0],
+            Timeouts::NEVER,
+        ),
+    );
+    assert_eq!(
+        error_of(&kernel, sigma0),
+        CallError::SendMessageOverflow.code()
+    );
+    assert_eq!(
+        error_of(&kernel, root),
+        CallError::ReceiveMessageOverflow.code()
+    );
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+}
+
+#[test]
+fn a_page_fault_becomes_a_call_to_the_pager_whose_map_reply_resumes_the_thread_unchanged() {
+    let (mut kernel, sigma0, root) = boot();
+    ipc(&mut kernel, sigma0, open_wait());
+    run(&mut kernel, root);
+    let before = kernel.thread(root).unwrap().context;
+    kernel.page_fault(0x4000_2345, Access::Write, 0x1234);
+    kernel.check_invariants().unwrap();
+    assert_eq!(kernel.current(), Some(sigma0), "the pager runs at once");
+    let fault_tag = MessageTag::from_raw(x(&kernel, sigma0, 0));
+    let fault = abi::protocol::PageFault::decode(
+        fault_tag,
+        &[x(&kernel, sigma0, 1), x(&kernel, sigma0, 2)],
+    )
+    .unwrap();
+    assert_eq!(
+        (fault.address, fault.instruction_pointer, fault.access),
+        (0x4000_2345, 0x1234, FpageRights::WRITE)
+    );
+    assert_eq!(x(&kernel, sigma0, 8), id(&kernel, root).raw());
+
+    let item = map_item_words(
+        0x4000_2000,
+        Fpage::page(0x4000_2000, FpageRights::ALL).unwrap(),
+        false,
+    );
+    let client = id(&kernel, root);
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::reply_and_wait(client, tag(0, 0, 2), [item[0], item[1], 0, 0, 0, 0, 0]),
+    );
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+    assert_eq!(
+        kernel.thread(root).unwrap().context,
+        before,
+        "no register of the faulting thread changed"
+    );
+    assert_eq!(
+        kernel.lookup_mapping(ROOT, Page(0x4_0002)),
+        Some((Frame(0x40002), Rights::ALL))
+    );
+}
+
+#[test]
+fn a_fault_that_waits_for_a_busy_pager_is_queued_and_served_later() {
+    let (mut kernel, sigma0, root) = boot();
+    run(&mut kernel, root);
+    kernel.page_fault(0x4000_0000, Access::Read, 0x1000);
+    assert_eq!(state(&kernel, root), ThreadState::Sending { to: sigma0 });
+    ipc(&mut kernel, sigma0, open_wait());
+    assert_eq!(
+        MessageTag::from_raw(x(&kernel, sigma0, 0)).label() & !7,
+        abi::protocol::PAGE_FAULT_LABEL
+    );
+    assert_eq!(
+        state(&kernel, root),
+        ThreadState::Receiving {
+            from: ReceiveFrom::Thread(sigma0)
+        }
+    );
+    assert_eq!(
+        error_of(&kernel, root),
+        0,
+        "x9 of the faulting thread is its own, untouched"
+    );
+}
+
+#[test]
+fn a_thread_without_a_pager_is_halted_and_reported_and_nothing_else_is_affected() {
+    let (mut kernel, sigma0, _root) = boot();
+    run(&mut kernel, sigma0);
+    kernel.thread_mut(sigma0).unwrap().context.pc = 0x4444;
+    kernel.page_fault(0xdead_0000, Access::Read, 0x4444);
+    assert_eq!(state(&kernel, sigma0), ThreadState::Halted);
+    assert!(matches!(
+        kernel.take_notice(),
+        Some(Notice::HaltedWithoutHandler { pc: 0x4444, .. })
+    ));
+    assert!(kernel.current().is_some(), "another thread runs");
+    kernel.check_invariants().unwrap();
+}
+
+#[test]
+fn an_exception_sends_the_whole_frame_and_a_one_word_reply_sets_x0_only() {
+    let (mut kernel, sigma0, root) = boot();
+    ipc(&mut kernel, sigma0, open_wait());
+    let handler = id(&kernel, sigma0);
+    run(&mut kernel, root);
+    {
+        let tcb = kernel.thread_mut(root).unwrap();
+        tcb.exception_handler = handler;
+        for (index, register) in tcb.context.x.iter_mut().enumerate() {
+            *register = 100 + index as u64;
+        }
+        tcb.context.x[8] = 172; // the Linux system call number of getpid
+        tcb.context.pc = 0x2004;
+    }
+    // svc #0 of a thread not in Linux-ABI mode: an exception message (syscall path c).
+    kernel.kernel_call(0, 0x5600_0000, 0);
+    let mut words = vec![0u64; 36];
+    for (index, word) in words.iter_mut().enumerate().take(7) {
+        *word = x(&kernel, sigma0, index + 1);
+    }
+    let utcb = kernel.thread(sigma0).unwrap().utcb;
+    kernel
+        .read_user_words(
+            sigma0,
+            super::ipc::message_register_address(utcb, 8),
+            &mut words[7..],
+        )
+        .unwrap();
+    let tag = MessageTag::from_raw(x(&kernel, sigma0, 0));
+    let exception = abi::protocol::Exception::decode(tag, &words).unwrap();
+    assert_eq!(exception.registers.x[8], 172);
+    assert_eq!(
+        (exception.registers.pc, exception.esr),
+        (0x2004, 0x5600_0000)
+    );
+
+    let client = id(&kernel, root);
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::reply_and_wait(client, tag_with(0, 1), [4242, 0, 0, 0, 0, 0, 0]),
+    );
+    let context = kernel.thread(root).unwrap().context;
+    assert_eq!(context.x[0], 4242);
+    assert_eq!((context.x[1], context.x[8], context.pc), (101, 172, 0x2004));
+}
+
+fn tag_with(label: u16, untyped: usize) -> MessageTag {
+    tag(label, untyped, 0)
+}
+
+#[test]
+fn svc_0_of_a_thread_in_linux_abi_mode_is_reflected_to_its_trampoline_and_resumed_from_the_utcb() {
+    let (mut kernel, _sigma0, root) = boot();
+    write_utcb_word(
+        &mut kernel,
+        root,
+        abi::utcb::Utcb::OFFSET_TRAMPOLINE_ENTRY,
+        0x7777_0000,
+    );
+    run(&mut kernel, root);
+    {
+        let tcb = kernel.thread_mut(root).unwrap();
+        tcb.context.x[0] = 1;
+        tcb.context.x[8] = 64; // write
+        tcb.context.pc = 0x2004;
+        tcb.context.sp = 0x9000;
+    }
+    kernel.kernel_call(0, 0x5600_0000, 0);
+    let context = kernel.thread(root).unwrap().context;
+    assert_eq!(
+        context.pc, 0x7777_0000,
+        "the thread continues at its trampoline"
+    );
+    assert_eq!(context.x[8], 64, "with its registers as they were");
+    let frame_pc = read_utcb_word(
+        &mut kernel,
+        root,
+        abi::utcb::Utcb::OFFSET_REFLECTED_TRAP + 8 * 32,
+    );
+    assert_eq!(frame_pc, 0x2004);
+    // The trampoline changed x0 (the result) in the saved frame, then resumes it.
+    write_utcb_word(
+        &mut kernel,
+        root,
+        abi::utcb::Utcb::OFFSET_REFLECTED_TRAP,
+        99,
+    );
+    let me = id(&kernel, root);
+    run(&mut kernel, root);
+    let registers = LthreadExRegsArguments::resume_reflected_trap(me).encode();
+    kernel.thread_mut(root).unwrap().context.x[..11].copy_from_slice(&registers);
+    kernel.kernel_call(Call::LthreadExRegs.number(), 0, 0);
+    let context = kernel.thread(root).unwrap().context;
+    assert_eq!(
+        (context.x[0], context.x[8], context.pc, context.sp),
+        (99, 64, 0x2004, 0x9000)
+    );
+}
+
+#[test]
+fn an_interrupt_reaches_its_attached_handler_and_stays_masked_until_the_next_receive() {
+    let (mut kernel, sigma0, root) = boot();
+    let driver = id(&kernel, root);
+    let line = 33;
+    let irq = ThreadId::interrupt(line).unwrap();
+    run(&mut kernel, sigma0);
+    let attach = LthreadExRegsArguments::attach_interrupt(irq, driver).encode();
+    kernel.thread_mut(sigma0).unwrap().context.x[..11].copy_from_slice(&attach);
+    kernel.kernel_call(Call::LthreadExRegs.number(), 0, 0);
+    assert_eq!(error_of(&kernel, sigma0), 0);
+    assert_eq!(kernel.machine.masked.get(&line), Some(&true));
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::receive(ReceiveSpecifier::From(irq), Timeouts::NEVER),
+    );
+    assert_eq!(
+        kernel.machine.masked.get(&line),
+        Some(&false),
+        "receiving acknowledges"
+    );
+    kernel.interrupt(line);
+    assert_eq!(kernel.machine.masked.get(&line), Some(&true));
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+    assert_eq!(x(&kernel, root, 8), irq.raw());
+    assert_eq!(
+        MessageTag::from_raw(x(&kernel, root, 0)).label(),
+        abi::protocol::INTERRUPT_LABEL
+    );
+    // Fires again while the driver is busy: kept pending, delivered at the next receive.
+    kernel.interrupt(line);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::receive(ReceiveSpecifier::From(irq), Timeouts::NEVER),
+    );
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+    assert_eq!(x(&kernel, root, 8), irq.raw());
+}
+
+#[test]
+fn only_tasks_chiefed_by_the_kernel_may_attach_interrupts_and_only_the_handler_may_wait_for_one() {
+    let (mut kernel, _sigma0, root) = boot();
+    let child = spawn(&mut kernel, 5, ROOT, ThreadId::NIL);
+    let irq = ThreadId::interrupt(40).unwrap();
+    run(&mut kernel, child);
+    let me = id(&kernel, child);
+    let attach = LthreadExRegsArguments::attach_interrupt(irq, me).encode();
+    kernel.thread_mut(child).unwrap().context.x[..11].copy_from_slice(&attach);
+    kernel.kernel_call(Call::LthreadExRegs.number(), 0, 0);
+    assert_eq!(error_of(&kernel, child), CallError::NotPermitted.code());
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::receive(ReceiveSpecifier::From(irq), Timeouts::NEVER),
+    );
+    assert_eq!(error_of(&kernel, root), CallError::NotPermitted.code());
+    kernel.interrupt(40);
+    assert!(matches!(
+        kernel.take_notice(),
+        Some(Notice::UnclaimedInterrupt { line: 40 })
+    ));
+}
+
+#[test]
+fn lthread_ex_regs_creates_a_thread_and_cancels_a_blocked_receive() {
+    let (mut kernel, _sigma0, root) = boot();
+    let me = id(&kernel, root);
+    let worker = me.with_thread(1).unwrap();
+    run(&mut kernel, root);
+    let start = LthreadExRegsArguments::start(worker, 0x3000, 0x8000).encode();
+    kernel.thread_mut(root).unwrap().context.x[..11].copy_from_slice(&start);
+    kernel.kernel_call(Call::LthreadExRegs.number(), 0, 0);
+    assert_eq!(error_of(&kernel, root), 0);
+    let slot = kernel.lookup(worker).expect("created");
+    assert_eq!(
+        kernel.thread(slot).unwrap().pager,
+        kernel.thread(root).unwrap().pager,
+        "thread 0's pager"
+    );
+    ipc(&mut kernel, slot, open_wait());
+    assert!(matches!(
+        state(&kernel, slot),
+        ThreadState::Receiving { .. }
+    ));
+    run(&mut kernel, root);
+    let cancel = LthreadExRegsArguments {
+        destination: worker,
+        run: RunControl::Unchanged,
+        cancel_send: false,
+        cancel_receive: true,
+        stack_pointer: None,
+        instruction_pointer: None,
+        pager: None,
+        exception_handler: None,
+        user_handle: None,
+        resume_reflected_trap: false,
+    };
+    kernel.thread_mut(root).unwrap().context.x[..11].copy_from_slice(&cancel.encode());
+    kernel.kernel_call(Call::LthreadExRegs.number(), 0, 0);
+    assert_eq!(error_of(&kernel, slot), CallError::ReceiveCancelled.code());
+    assert_eq!(state(&kernel, slot), ThreadState::Ready);
+    let _ = ExchangeControl::NONE;
+    kernel.check_invariants().unwrap();
+}
+
+#[test]
+fn deleting_a_task_in_the_middle_of_ipc_fails_its_partners_and_frees_everything() {
+    let (mut kernel, sigma0, root) = boot();
+    let pager = id(&kernel, sigma0);
+    let server = spawn(&mut kernel, 6, ROOT, pager);
+    let server_id = id(&kernel, server);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::call(server_id, tag(1, 0, 0), [0; 7]),
+    );
+    assert_eq!(state(&kernel, root), ThreadState::Sending { to: server });
+    kernel.delete_task(6);
+    kernel.check_invariants().unwrap();
+    assert_eq!(
+        error_of(&kernel, root),
+        CallError::SendNonexistentPartner.code()
+    );
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+    assert_eq!(kernel.lookup(server_id), None);
+    assert_eq!(kernel.machine.spaces_destroyed, 1);
+    // And a partner that was already waiting for the reply.
+    let server = spawn(&mut kernel, 6, ROOT, ThreadId::NIL);
+    let server_id = id(&kernel, server);
+    ipc(&mut kernel, server, open_wait());
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::call(server_id, tag(1, 0, 0), [0; 7]),
+    );
+    assert_eq!(
+        state(&kernel, root),
+        ThreadState::Receiving {
+            from: ReceiveFrom::Thread(server)
+        }
+    );
+    kernel.delete_task(6);
+    kernel.check_invariants().unwrap();
+    assert_eq!(
+        error_of(&kernel, root),
+        CallError::ReceiveNonexistentPartner.code()
+    );
+}
+
+#[test]
+fn messages_leaving_a_clan_go_to_its_chief_and_intra_clan_messages_go_directly() {
+    let (mut kernel, sigma0, root) = boot();
+    let child = spawn(&mut kernel, 7, ROOT, ThreadId::NIL);
+    let sibling = spawn(&mut kernel, 8, ROOT, ThreadId::NIL);
+    ipc(&mut kernel, sibling, open_wait());
+    let sibling_id = id(&kernel, sibling);
+    ipc(
+        &mut kernel,
+        child,
+        IpcArguments::send(sibling_id, tag(1, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(
+        state(&kernel, sibling),
+        ThreadState::Ready,
+        "same clan: delivered directly"
+    );
+    assert!(!MessageTag::from_raw(x(&kernel, sibling, 0)).is_redirected());
+    // child -> sigma0 leaves the root task's clan: it reaches the root task, its chief.
+    ipc(&mut kernel, root, open_wait());
+    let sigma0_id = id(&kernel, sigma0);
+    ipc(
+        &mut kernel,
+        child,
+        IpcArguments::send(sigma0_id, tag(2, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+    assert!(MessageTag::from_raw(x(&kernel, root, 0)).is_redirected());
+    assert_eq!(x(&kernel, root, 8), id(&kernel, child).raw());
+}
+
+#[test]
+fn a_string_item_is_copied_into_the_receivers_buffer_and_a_bad_source_is_the_senders_fault() {
+    let (mut kernel, sigma0, root) = boot();
+    // sigma0 has RAM at 0x4000_0000 identity-mapped; put text there.
+    let text = b"hello, string item";
+    let space = &kernel.tasks.get(&SIGMA0).unwrap().space;
+    kernel.machine.write_user(space, 0x4000_0100, text).unwrap();
+    // root receives into a buffer in its UTCB page (kernel-provided, writable).
+    let buffer = kernel.thread(root).unwrap().utcb + 0xF00;
+    write_utcb_word(
+        &mut kernel,
+        root,
+        abi::utcb::Utcb::buffer_register_offset(abi::utcb::STRING_BUFFER_COUNT_REGISTER),
+        1,
+    );
+    let target = StringItem::new(buffer, 64).unwrap().encode();
+    write_utcb_word(
+        &mut kernel,
+        root,
+        abi::utcb::Utcb::buffer_register_offset(abi::utcb::FIRST_STRING_BUFFER_REGISTER),
+        target[0],
+    );
+    write_utcb_word(
+        &mut kernel,
+        root,
+        abi::utcb::Utcb::buffer_register_offset(abi::utcb::FIRST_STRING_BUFFER_REGISTER + 1),
+        target[1],
+    );
+    accept(&mut kernel, root, Fpage::from_raw(0), true);
+    ipc(&mut kernel, root, open_wait());
+    let item = TypedItem::String(StringItem::new(0x4000_0100, text.len()).unwrap()).encode();
+    let client = id(&kernel, root);
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::send(
+            client,
+            tag(3, 0, 2),
+            [item[0], item[1], 0, 0, 0, 0, 0],
+            Timeouts::NEVER,
+        ),
+    );
+    assert_eq!(error_of(&kernel, sigma0), 0);
+    let mut received = vec![0u8; text.len()];
+    let space = &kernel.tasks.get(&ROOT).unwrap().space;
+    kernel
+        .machine
+        .read_user(space, buffer, &mut received)
+        .unwrap();
+    assert_eq!(&received, text);
+
+    ipc(&mut kernel, root, open_wait());
+    let unmapped = TypedItem::String(StringItem::new(0x9999_0000, 8).unwrap()).encode();
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::send(
+            client,
+            tag(3, 0, 2),
+            [unmapped[0], unmapped[1], 0, 0, 0, 0, 0],
+            Timeouts::NEVER,
+        ),
+    );
+    assert_eq!(
+        error_of(&kernel, sigma0),
+        CallError::SendStringFaultInOwnSpace.code()
+    );
+    assert_eq!(
+        error_of(&kernel, root),
+        CallError::ReceiveStringFaultInPartnerSpace.code()
+    );
+}
+
+#[test]
+fn waking_a_higher_priority_thread_preempts_the_sender() {
+    let (mut kernel, sigma0, root) = boot();
+    kernel.scheduler.set_parameters(sigma0, 200, 1);
+    ipc(&mut kernel, sigma0, open_wait());
+    let server = id(&kernel, sigma0);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(server, tag(1, 0, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(kernel.current(), Some(sigma0));
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+}
+
+#[test]
+fn threads_of_one_priority_take_turns_on_timer_ticks() {
+    let (mut kernel, sigma0, root) = boot();
+    let first = kernel.current().unwrap();
+    let second = if first == sigma0 { root } else { sigma0 };
+    let slice = kernel.scheduler.parameters(first).unwrap().time_slice_ticks;
+    for _ in 0..slice {
+        kernel.timer_tick();
+    }
+    assert_eq!(kernel.current(), Some(second));
+}
+
+#[test]
+fn kernel_debug_write_shows_the_message_registers_and_refuses_bad_lengths() {
+    let (mut kernel, _sigma0, root) = boot();
+    let utcb = kernel.thread(root).unwrap().utcb;
+    let space = &kernel.tasks.get(&ROOT).unwrap().space;
+    kernel
+        .machine
+        .write_user(
+            space,
+            utcb + abi::utcb::Utcb::OFFSET_MESSAGE_REGISTERS as u64,
+            b"hi there",
+        )
+        .unwrap();
+    run(&mut kernel, root);
+    kernel.thread_mut(root).unwrap().context.x[0] = 8;
+    kernel.kernel_call(Call::KernelDebugWrite.number(), 0, 0);
+    assert_eq!(
+        kernel.machine.console,
+        vec![(id(&kernel, root), b"hi there".to_vec())]
+    );
+    kernel.thread_mut(root).unwrap().context.x[0] = 100_000;
+    kernel.kernel_call(Call::KernelDebugWrite.number(), 0, 0);
+    assert_eq!(error_of(&kernel, root), CallError::InvalidArgument.code());
+}
+
+#[test]
+fn a_fuzzer_calling_the_kernel_with_random_arguments_never_breaks_its_invariants() {
+    let (mut kernel, sigma0, root) = boot();
+    let mut slots = vec![sigma0, root];
+    let pager = id(&kernel, sigma0);
+    for task in 3..6 {
+        slots.push(spawn(&mut kernel, task, ROOT, pager));
+    }
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let ids: Vec<u64> = slots.iter().map(|&slot| id(&kernel, slot).raw()).collect();
+    for round in 0..100_000u32 {
+        let Some(current) = kernel.current() else {
+            kernel.timer_tick();
+            // Everyone may be blocked: wake a random thread the way lthread_ex_regs would.
+            let victim = slots[(next() % slots.len() as u64) as usize];
+            if kernel.thread(victim).is_some() {
+                kernel.cancel_ipc(victim, true, true);
+                kernel.resume(victim);
+                kernel.reschedule();
+            }
+            continue;
+        };
+        let tcb = kernel.thread_mut(current).unwrap();
+        for register in tcb.context.x.iter_mut().take(11) {
+            *register = match next() % 4 {
+                0 => next(),
+                1 => ids[(next() % ids.len() as u64) as usize],
+                2 => next() % 64,
+                _ => 0,
+            };
+        }
+        match next() % 10 {
+            0 => kernel.page_fault(next() % 0x1_0000_0000, Access::Read, next()),
+            1 => kernel.timer_tick(),
+            2 => kernel.interrupt((next() % 64) as u16),
+            3 => kernel.kernel_call((next() % 9) as u16, next(), next()),
+            _ => kernel.kernel_call(1 + (next() % 7) as u16, 0, 0),
+        }
+        if let Err(violation) = kernel.check_invariants() {
+            panic!("round {round}: {violation}");
+        }
+    }
+    assert!(kernel.thread(sigma0).is_some() || kernel.thread(root).is_some());
+}
