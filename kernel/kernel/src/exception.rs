@@ -1,10 +1,13 @@
-//! Exception entry from vectors.s: IRQs go to the interrupt dispatcher; anything the kernel
-//! does not expect is reported, decoded, and the kernel stops.
+//! Exception entry from vectors.s: IRQs go to the interrupt dispatcher, synchronous
+//! exceptions from EL0 to the user-mode dispatcher; anything the kernel does not expect is
+//! reported, decoded, and the kernel stops.
 //!
 //! The report names the vector taken, the exception class and fault status decoded from
 //! ESR_EL1, FAR_EL1 (when valid), ELR_EL1, SPSR_EL1 and all general registers, so that a
-//! kernel bug can be understood from the serial log alone. User exceptions become IPC to the
-//! thread's exception handler with the kernel-core issue; until then nothing runs at EL0.
+//! kernel bug can be understood from the serial log alone. User exceptions go to
+//! `user_mode`'s temporary dispatcher until kcore's kernel turns them into kernel calls and
+//! exception IPC to the thread's exception handler. An FIQ or SError from EL0 is still
+//! fatal: neither is used, so either means a broken machine or kernel.
 
 use aarch64::exception::{SavedProgramStatus, Syndrome};
 use aarch64::trap_frame::TrapFrame;
@@ -58,9 +61,12 @@ impl Vector {
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, entry: u64) {
     match Vector::from_entry(entry) {
-        Vector::CurrentElSpElx(Kind::Irq) | Vector::LowerElAarch64(Kind::Irq) => {
-            crate::interrupts::dispatch()
+        Vector::CurrentElSpElx(Kind::Irq) => crate::interrupts::dispatch(),
+        Vector::LowerElAarch64(Kind::Irq) => {
+            crate::interrupts::dispatch();
+            crate::user_mode::handle_interrupted(frame);
         }
+        Vector::LowerElAarch64(Kind::Synchronous) => crate::user_mode::handle_synchronous(frame),
         vector => fatal(vector, frame),
     }
 }

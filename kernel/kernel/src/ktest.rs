@@ -3,6 +3,11 @@
 //! `KTEST PASS <name>` or `KTEST FAIL <name>: <why>` followed by PSCI SYSTEM_OFF, or, for the
 //! deliberate faults, the kernel's own fault report (which a test image also ends with
 //! SYSTEM_OFF). The host harness (tests/harness) judges the serial log and the exit.
+//!
+//! The `user-*` scenarios ([`user`]) run code at EL0: they end from the exception path, when
+//! the user program exits or faults, through [`finish`].
+
+mod user;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -24,8 +29,17 @@ pub fn run(name: &str, machine: &Machine<'static>, facts: &BootFacts) -> ! {
         "fault-unmapped" => fault_unmapped(),
         "fault-write-text" => fault_write_text(),
         "panic" => panic!("deliberate panic requested by ktest=panic"),
+        "user-space" => user::address_spaces(),
+        "user-hello" => user::run_programs("user-hello", &user::HELLO),
+        "user-fault" => user::run_programs("user-fault", &user::FAULTS),
+        "user-ticks" => user::run_programs("user-ticks", &user::TICKS),
         _ => Err("no such scenario"),
     };
+    finish(name, result)
+}
+
+/// Print the verdict of scenario `name` and power off.
+pub fn finish(name: &str, result: Result<(), &str>) -> ! {
     match result {
         Ok(()) => kprintln!("KTEST PASS {name}"),
         Err(why) => kprintln!("KTEST FAIL {name}: {why}"),

@@ -5,7 +5,7 @@
 //! `aarch64` (descriptor, syndrome and trap-frame formats), `kcore` (frame allocator and,
 //! later, threads and IPC), `pl011` (the UART's register model). Assembly is confined to
 //! `arch/boot.s` and `arch/vectors.s`, plus the one-instruction firmware and AT probes in
-//! `arch/mod.rs`.
+//! `arch/mod.rs` and the TLB, cache and EL0-entry wrappers in `arch/user.rs`.
 #![no_std]
 #![no_main]
 
@@ -23,6 +23,8 @@ mod layout;
 mod memory;
 mod psci;
 mod timer;
+mod user_mode;
+mod user_space;
 
 /// Stop the kernel for good after a fatal error. A test image powers the machine off so that
 /// the harness sees QEMU exit; a normal kernel halts with the report on screen (attach gdb

@@ -1,5 +1,6 @@
 //! The kernel's aarch64 glue: the two assembly files, the system-register values they load,
-//! and the few CPU operations Rust needs (interrupt masking, waiting, SMC/HVC calls).
+//! and the few CPU operations Rust needs (interrupt masking, waiting, SMC/HVC calls); the
+//! operations for user address spaces and EL0 are in [`user`].
 //!
 //! Every value written to a system register is composed here from `aarch64-cpu` field
 //! definitions, so that boot.s never carries a magic number of its own.
@@ -10,6 +11,8 @@ use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use crate::layout::KERNEL_VIRTUAL_BASE;
 use aarch64::trap_frame;
+
+pub mod user;
 
 /// SCTLR_EL1 with the MMU off: only the bits that are RES1 on Armv8.0 (29, 28, 23, 22, 20, 11).
 const SCTLR_EL1_RESET: u64 = (1 << 29) | (1 << 28) | (1 << 23) | (1 << 22) | (1 << 20) | (1 << 11);

@@ -4,8 +4,13 @@
 // Each of the 16 entries saves x0/x1, records which entry was taken in x1, and branches to
 // `trap_entry`, which saves the rest of the frame (layout: aarch64::trap_frame::TrapFrame,
 // offsets passed in as constants) and calls `handle_exception(frame, kind)` in Rust. On
-// return the (possibly modified) frame is restored and `eret` resumes the interrupted code.
-// The IPC fastpath of the kernel-core issue will sit beside this file.
+// return the (possibly modified) frame is restored by `exception_return` and `eret` resumes
+// the interrupted code. The IPC fastpath of the kernel-core issue will sit beside this file.
+//
+// Entering EL0 for the first time (or after the kernel chose another thread) goes through the
+// same restore path: `enter_user_frame` moves a frame to the top of the kernel stack and
+// jumps to `exception_return`, so SP_EL1 is back at the top when EL0 next traps. Nothing else
+// on the kernel stack survives that: the kernel is event-driven (docs/design/kernel-core.md).
 
 .macro VECTOR kind
     .balign 0x80
@@ -62,6 +67,8 @@ trap_entry:
     mov     x0, sp
     bl      handle_exception
 
+// Restore the frame at sp, pop it and return from the exception. Entered with IRQs masked.
+exception_return:
     ldp     x2, x3, [sp, #{OFFSET_ELR}]
     msr     elr_el1, x2
     msr     spsr_el1, x3
@@ -84,3 +91,34 @@ trap_entry:
     ldp     x28, x29, [sp, #16 * 14]
     add     sp, sp, #{FRAME_SIZE}
     eret
+
+// enter_user_frame(frame: *const TrapFrame, stack_top: u64) -> !
+//
+// x0: the frame to restore (8-byte aligned, anywhere in kernel memory, even on the stack
+//     being abandoned); x1: the top of the kernel stack (16-byte aligned).
+// Masks IRQs, copies the frame to [stack_top - FRAME_SIZE, stack_top) as memmove does (the
+// direction chosen so that an overlapping source is read before it is overwritten), points
+// sp at the copy and restores it through `exception_return`. Its SPSR decides where `eret`
+// goes; the Rust caller (arch::enter_user) guarantees EL0t.
+.global enter_user_frame
+enter_user_frame:
+    msr     daifset, #0b0010
+    sub     x2, x1, #{FRAME_SIZE}
+    mov     x3, #{FRAME_SIZE}
+    cmp     x0, x2
+    b.lo    2f
+1:  // source at or above the destination: copy upwards
+    ldp     x4, x5, [x0], #16
+    stp     x4, x5, [x2], #16
+    subs    x3, x3, #16
+    b.ne    1b
+    b       3f
+2:  // source below the destination: copy downwards
+    add     x0, x0, x3
+    add     x2, x2, x3
+4:  ldp     x4, x5, [x0, #-16]!
+    stp     x4, x5, [x2, #-16]!
+    subs    x3, x3, #16
+    b.ne    4b
+3:  sub     sp, x1, #{FRAME_SIZE}
+    b       exception_return

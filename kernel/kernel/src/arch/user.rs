@@ -1,0 +1,205 @@
+//! The CPU operations behind user address spaces and EL0: entering EL0 through vectors.s,
+//! loading TTBR0, TLB maintenance by page, ASID and all, instruction-cache maintenance for
+//! code written through the data side, and probes of what EL0 can reach.
+//!
+//! Each is a few instructions with the barriers the Arm ARM asks for (DDI 0487, "TLB
+//! maintenance requirements" and "Ordering and completion of TLB maintenance instructions");
+//! the decisions of when to call them are in `user_space.rs` and `user_mode.rs`.
+#![cfg_attr(
+    not(feature = "ktest"),
+    allow(
+        dead_code,
+        reason = "only the test scenarios run user code until kcore's kernel does"
+    )
+)]
+
+use aarch64::trap_frame::TrapFrame;
+use aarch64_cpu::registers::{PAR_EL1, TCR_EL1, TTBR0_EL1};
+use core::arch::asm;
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+
+use super::with_interrupts_masked;
+
+unsafe extern "C" {
+    /// vectors.s: copy `frame` to the top of the kernel stack (`stack_top`), point SP_EL1 at
+    /// it and restore it with `eret`; see [`enter_user`].
+    fn enter_user_frame(frame: *const TrapFrame, stack_top: u64) -> !;
+}
+
+/// Restore `frame` and `eret` to it, abandoning everything on the kernel stack: the stack
+/// pointer restarts at the top, so that the next exception from EL0 finds the whole stack
+/// (the kernel is event-driven: no kernel state lives on the stack between events). IRQs
+/// are masked from here until the `eret` loads the frame's SPSR.
+///
+/// # Safety
+/// `frame.spsr` must select EL0t in AArch64 state (M[4:0] = 0), so that `eret` leaves EL1.
+/// Nothing on the kernel stack may be needed again: the caller's frames and every value
+/// they own are dropped without running destructors (a lock guard among them would never
+/// release its lock).
+pub unsafe fn enter_user(frame: &TrapFrame) -> ! {
+    let stack_top = crate::layout::image_sections().stack.end;
+    // SAFETY: `stack_top` is the top of the kernel stack (16-byte aligned by link.ld);
+    // enter_user_frame copies the frame before it overwrites anything that might hold it,
+    // and the caller guarantees an EL0t SPSR and that nothing on the stack is needed.
+    unsafe { enter_user_frame(frame, stack_top) }
+}
+
+/// Make page-table writes visible to the table walker (DSB ISHST) and synchronise the
+/// context (ISB): enough after filling a descriptor that was invalid, since the
+/// architecture does not cache faulting translations in a TLB.
+pub fn publish_table_writes() {
+    // SAFETY: barriers only.
+    unsafe { asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+}
+
+/// The operand of the TLBI ...VA... and ASID instructions: ASID in bits [63:48], VA[55:12] in
+/// bits [43:0].
+fn tlbi_operand(asid: u16, virt: u64) -> u64 {
+    (u64::from(asid) << 48) | ((virt >> 12) & ((1 << 44) - 1))
+}
+
+/// After changing or clearing the level 3 descriptor of user page `virt` in the tables
+/// tagged `asid`: publish the write, drop the page's last-level TLB entries for that ASID in
+/// the Inner Shareable domain (TLBI VALE1IS), wait for completion (DSB ISH), ISB.
+pub fn invalidate_user_page(asid: u16, virt: u64) {
+    let operand = tlbi_operand(asid, virt);
+    // SAFETY: TLB maintenance and barriers only; dropping TLB entries never breaks a
+    // translation, it only makes the walker read the tables again.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vale1is, {0}",
+            "dsb ish",
+            "isb",
+            in(reg) operand,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// Drop every TLB entry tagged `asid` (TLBI ASIDE1IS), including walk-cache entries, and
+/// wait for completion: for an ASID that is freed or whose tables are about to be freed.
+pub fn invalidate_asid(asid: u16) {
+    let operand = tlbi_operand(asid, 0);
+    // SAFETY: as in invalidate_user_page.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi aside1is, {0}",
+            "dsb ish",
+            "isb",
+            in(reg) operand,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// Drop every EL1&0 TLB entry of this CPU (TLBI VMALLE1), for an ASID roll-over.
+pub fn invalidate_all_local() {
+    // SAFETY: as in invalidate_user_page.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// Load TTBR0_EL1 with the level 0 table at physical address `root`, tagged `asid`, and
+/// synchronise. ASID and table base change in one register write (TCR_EL1.A1 = 0 selects
+/// TTBR0's ASID), so no TLB maintenance is needed for the switch itself.
+///
+/// # Safety
+/// `root` must be a 4 KiB-aligned level 0 table in RAM that stays a valid translation table
+/// (all its descriptors valid tables or pages over RAM, or invalid) for as long as it is
+/// loaded, and the TLB must hold no stale entries tagged `asid` (the ASID allocator's
+/// invariant).
+pub unsafe fn load_user_tables(root: u64, asid: u16) {
+    TTBR0_EL1.write(TTBR0_EL1::ASID.val(u64::from(asid)) + TTBR0_EL1::BADDR.val(root >> 1));
+    // SAFETY: context synchronisation after writing TTBR0_EL1.
+    unsafe { asm!("isb", options(nostack, preserves_flags)) };
+}
+
+/// Turn TTBR0 walks on (TCR_EL1.EPD0 = 0), which `replace_kernel_tables` turned off at boot,
+/// and drop every TLB entry of this CPU once, since TCR_EL1 fields may be cached in TLB
+/// entries. Called once, after the first user tables were loaded.
+pub fn enable_user_table_walks() {
+    TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);
+    // SAFETY: context synchronisation after changing TCR_EL1.
+    unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    invalidate_all_local();
+}
+
+/// Make `length` bytes of instructions at kernel address `start`, just written through the
+/// data side (for example into a user code frame through the linear map), visible to
+/// instruction fetches from any alias: clean the data cache lines to the Point of
+/// Unification (DC CVAU), then invalidate all instruction caches (IC IALLUIS), which also
+/// covers aliasing instruction caches.
+pub fn make_instructions_visible(start: u64, length: u64) {
+    let cache_type: u64;
+    // SAFETY: reads the Cache Type Register.
+    unsafe { asm!("mrs {0}, ctr_el0", out(reg) cache_type, options(nostack, nomem)) };
+    // CTR_EL0.DminLine, bits [19:16]: log2 of the smallest data cache line in words.
+    let line = 4u64 << ((cache_type >> 16) & 0xf);
+    let end = start.saturating_add(length);
+    let mut address = start & !(line - 1);
+    while address < end {
+        // SAFETY: cleaning a cache line by a mapped kernel address changes no memory
+        // contents.
+        unsafe { asm!("dc cvau, {0}", in(reg) address, options(nostack, preserves_flags)) };
+        address += line;
+    }
+    // SAFETY: barriers and instruction cache invalidation only.
+    unsafe {
+        asm!(
+            "dsb ish",
+            "ic ialluis",
+            "dsb ish",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// Address translation probe for EL0: the physical address EL0 would reach reading
+/// (`write == false`, AT S1E0R) or writing (AT S1E0W) `address` through the current TTBR0
+/// tables and ASID, as the MMU itself answers; None when the access would fault.
+pub fn user_translation(address: u64, write: bool) -> Option<u64> {
+    with_interrupts_masked(|| {
+        // SAFETY: AT instructions only update PAR_EL1, which is read right after; IRQs are
+        // masked so no handler's AT can overwrite it in between.
+        unsafe {
+            if write {
+                asm!("at s1e0w, {0}", "isb", in(reg) address, options(nostack));
+            } else {
+                asm!("at s1e0r, {0}", "isb", in(reg) address, options(nostack));
+            }
+        }
+        let result = PAR_EL1.get();
+        // PAR_EL1.F, bit [0]: the translation faulted. PA, bits [47:12], otherwise.
+        (result & 1 == 0).then_some((result & 0x0000_FFFF_FFFF_F000) | (address & 0xfff))
+    })
+}
+
+/// Load the 64-bit word at user address `address` with EL0's permissions (LDTR), through
+/// the current TTBR0 tables and the TLB, as EL0 code would see it.
+///
+/// # Safety
+/// `address` must be 8-byte aligned and mapped readable for EL0 in the current user tables
+/// (check with [`user_translation`]); otherwise the load faults at EL1, which is fatal.
+pub unsafe fn read_as_user(address: u64) -> u64 {
+    let value: u64;
+    // SAFETY: the caller guarantees an EL0-readable mapping; the load reads user memory only.
+    unsafe {
+        asm!(
+            "ldtr {0}, [{1}]",
+            out(reg) value,
+            in(reg) address,
+            options(nostack, readonly, preserves_flags)
+        )
+    };
+    value
+}
