@@ -710,6 +710,7 @@ impl<M: Machine> Kernel<M> {
                 tcb.exception_handler = handler;
             }
         }
+        self.write_utcb_mirrors(target);
         match arguments.run {
             RunControl::Halt => {
                 // A halted thread is in no ipc: whatever it was blocked in is cancelled.
@@ -915,6 +916,18 @@ impl<M: Machine> Kernel<M> {
     /// Delete a task and everything it holds: its threads (partners blocked on them get
     /// errors), its mappings and everything derived from them, its interrupts, its space.
     pub fn delete_task(&mut self, task: u16) {
+        // The tasks it is chief of go first, and theirs before them: a clan never outlives its chief.
+        let members: Vec<u16> = self
+            .tasks
+            .iter()
+            .filter(|(_, member)| member.chief == task)
+            .map(|(&number, _)| number)
+            .collect();
+        for member in members {
+            if member != task {
+                self.delete_task(member);
+            }
+        }
         let slots: Vec<ThreadSlot> = self
             .tasks
             .get(&task)
@@ -1013,7 +1026,13 @@ impl<M: Machine> Kernel<M> {
             rights,
             scope,
         );
-        self.set_results(caller, FpageUnmapReturnValues { status: fpage }.encode());
+        // No access tracking (no hardware dirty bits): the status is conservative, all set.
+        let status = if fpage.is_nil() {
+            fpage
+        } else {
+            fpage.with_rights(abi::message::Rights::ALL)
+        };
+        self.set_results(caller, FpageUnmapReturnValues { status }.encode());
     }
 
     fn kernel_debug_write(&mut self, caller: ThreadSlot, arguments: KernelDebugWriteArguments) {

@@ -97,6 +97,11 @@ impl<M: Machine> Kernel<M> {
             Ok(arguments) => arguments,
             Err(error) => return self.fail_call(caller, Call::Ipc, error),
         };
+        // Propagation (flag P) is defined by the ABI but not implemented yet: refused rather
+        // than silently delivered under the real sender's name.
+        if arguments.tag.is_propagated() {
+            return self.fail_call(caller, Call::Ipc, CallError::NotPermitted);
+        }
         // Decode fully before acting: the receive specifier must name something real.
         let receive = match arguments.receive {
             ReceiveSpecifier::None => None,

@@ -416,10 +416,35 @@ impl<M: Machine> Kernel<M> {
             kernel_message: None,
         });
         owner.threads.insert(thread, slot);
+        self.write_utcb_mirrors(slot);
         let slice = self.ticks_for(DEFAULT_TIME_SLICE_MICROSECONDS).max(1);
         self.scheduler
             .add(slot, 100, u32::try_from(slice).unwrap_or(u32::MAX));
         Ok(id)
+    }
+
+    /// Write the kernel-owned words of a thread's UTCB: its own ID, and mirrors of its pager
+    /// and exception handler (the real values live in the TCB; the client cannot change them).
+    pub(super) fn write_utcb_mirrors(&mut self, slot: ThreadSlot) {
+        use abi::utcb::Utcb;
+        let Some(thread) = self.thread(slot) else {
+            return;
+        };
+        let (utcb, words) = (
+            thread.utcb,
+            [
+                (Utcb::OFFSET_MY_THREAD_ID, thread.id.raw()),
+                (Utcb::OFFSET_PAGER, thread.pager.raw()),
+                (
+                    Utcb::OFFSET_EXCEPTION_HANDLER,
+                    thread.exception_handler.raw(),
+                ),
+            ],
+        );
+        for (offset, word) in words {
+            // The UTCB page was just provided by the machine; a failure leaves only a stale mirror.
+            let _ = self.write_user_words(slot, utcb + offset as u64, &[word]);
+        }
     }
 
     /// Start an inactive (or halted) thread at `pc` with stack `sp`: it becomes ready.

@@ -1202,3 +1202,42 @@ fn a_fuzzer_calling_the_kernel_with_random_arguments_never_breaks_its_invariants
     }
     assert!(kernel.thread(sigma0).is_some() || kernel.thread(root).is_some());
 }
+
+#[test]
+fn deleting_a_chief_deletes_its_whole_clan() {
+    let (mut kernel, _sigma0, _root) = boot();
+    spawn(&mut kernel, 10, ROOT, ThreadId::NIL);
+    let grandchild = spawn(&mut kernel, 11, 10, ThreadId::NIL);
+    let grandchild_id = id(&kernel, grandchild);
+    kernel.delete_task(10);
+    assert_eq!(kernel.lookup(grandchild_id), None);
+    assert!(!kernel.tasks.contains_key(&11));
+    kernel.check_invariants().unwrap();
+}
+
+#[test]
+fn the_utcb_holds_the_threads_own_id_and_mirrors_of_its_pager_and_handler() {
+    let (mut kernel, sigma0, root) = boot();
+    let me = id(&kernel, root).raw();
+    assert_eq!(
+        read_utcb_word(&mut kernel, root, abi::utcb::Utcb::OFFSET_MY_THREAD_ID),
+        me
+    );
+    assert_eq!(
+        read_utcb_word(&mut kernel, root, abi::utcb::Utcb::OFFSET_PAGER),
+        id(&kernel, sigma0).raw()
+    );
+}
+
+#[test]
+fn a_propagated_message_is_refused_until_propagation_is_implemented() {
+    let (mut kernel, sigma0, root) = boot();
+    let server = id(&kernel, sigma0);
+    let propagated = tag(1, 0, 0).with_flags(abi::message::TagFlags::PROPAGATED);
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(server, propagated, [0; 7], Timeouts::ZERO),
+    );
+    assert_eq!(error_of(&kernel, root), CallError::NotPermitted.code());
+}
