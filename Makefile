@@ -9,6 +9,8 @@ EL       ?= 1
 BOOTARGS ?=
 
 KERNEL_TARGET := aarch64-unknown-none-softfloat
+# Our own EL0 programs: no FP/SIMD until the kernel switches FP state (docs/caveats.md).
+USER_TARGET   := aarch64-unknown-none-softfloat
 KERNEL_ELF    := target/$(KERNEL_TARGET)/release/kernel
 IMAGES        := target/images
 CARGO         ?= cargo
@@ -23,7 +25,8 @@ all: build
 setup:
 	@bash scripts/setup.sh
 
-# Two kernel images: the one `make run` boots, and the test image with the ktest scenarios.
+# Two kernel images: the one `make run` boots, and the test image with the ktest scenarios;
+# two initrds: images/initrd, and the same plus the EL0 test programs (ping, pong).
 images: setup
 	$(CARGO) build --release -p mkimage
 	$(CARGO) build --release -p kernel --target $(KERNEL_TARGET) --features ktest
@@ -34,6 +37,11 @@ images: setup
 	cp $(KERNEL_ELF) $(IMAGES)/kernel.elf
 	target/release/mkimage kernel-image $(IMAGES)/kernel.elf $(IMAGES)/kernel.bin
 	target/release/mkimage initrd images/initrd $(IMAGES)/initrd.cpio
+	$(CARGO) build --release -p ktest-programs --target $(USER_TARGET)
+	rm -rf $(IMAGES)/test-initrd && mkdir -p $(IMAGES)/test-initrd
+	cp -R images/initrd/. $(IMAGES)/test-initrd/
+	cp target/$(USER_TARGET)/release/ping target/$(USER_TARGET)/release/pong $(IMAGES)/test-initrd/
+	target/release/mkimage initrd $(IMAGES)/test-initrd $(IMAGES)/test-initrd.cpio
 
 build: images
 	$(CARGO) build --release -p harness --bin qemu
@@ -54,6 +62,7 @@ check: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --exclude kernel --all-targets -- -D warnings
 	$(CARGO) clippy -p kernel --target $(KERNEL_TARGET) --features ktest -- -D warnings
+	$(CARGO) clippy -p libl4 -p rt -p ktest-programs --target $(USER_TARGET) -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -62,6 +62,12 @@ impl Vector {
 extern "C" fn handle_exception(frame: &mut TrapFrame, entry: u64) {
     match Vector::from_entry(entry) {
         Vector::CurrentElSpElx(Kind::Irq) => crate::interrupts::dispatch(),
+        Vector::LowerElAarch64(Kind::Irq) if crate::system::is_running() => {
+            crate::system::from_user(frame, false)
+        }
+        Vector::LowerElAarch64(Kind::Synchronous) if crate::system::is_running() => {
+            crate::system::from_user(frame, true)
+        }
         Vector::LowerElAarch64(Kind::Irq) => {
             crate::interrupts::dispatch();
             crate::user_mode::handle_interrupted(frame);

@@ -35,6 +35,22 @@ const MAX_HANDLED: usize = 4;
 static HANDLERS: Mutex<[(u32, Option<Handler>); MAX_HANDLED]> =
     Mutex::new([(0, None); MAX_HANDLED]);
 
+/// Where interrupts without a kernel handler go once user-level drivers exist: the kernel
+/// core's interrupt IPC (see `system.rs`).
+static UNCLAIMED: Once<Handler> = Once::new();
+
+/// Send every interrupt the kernel does not handle itself to `handler` (which masks it and
+/// hands it on), instead of masking it with a warning.
+pub fn forward_unclaimed_to(handler: Handler) {
+    UNCLAIMED.call_once(|| handler);
+}
+
+/// Mask or unmask one line at the controller; unmasking configures it (level-triggered,
+/// default priority) the first time.
+pub fn set_line_masked(intid: u32, masked: bool) {
+    crate::arch::with_interrupts_masked(|| set_enabled(intid, (!masked).then_some(false)));
+}
+
 /// Which GIC the kernel drives, for the banner.
 pub fn describe(controller: &InterruptController) -> &'static str {
     match controller {
@@ -170,9 +186,10 @@ pub fn dispatch() {
             .iter()
             .find(|(line, handler)| *line == intid && handler.is_some())
             .and_then(|(_, handler)| *handler);
-        match handler {
-            Some(handler) => handler(intid),
-            None => {
+        match (handler, UNCLAIMED.get()) {
+            (Some(handler), _) => handler(intid),
+            (None, Some(forward)) => forward(intid),
+            (None, None) => {
                 log::warn!("interrupt {intid} has no handler; masking it");
                 set_enabled(intid, None);
             }

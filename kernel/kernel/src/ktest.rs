@@ -33,6 +33,7 @@ pub fn run(name: &str, machine: &Machine<'static>, facts: &BootFacts) -> ! {
         "user-hello" => user::run_programs("user-hello", &user::HELLO),
         "user-fault" => user::run_programs("user-fault", &user::FAULTS),
         "user-ticks" => user::run_programs("user-ticks", &user::TICKS),
+        "kcore-ipc" => kcore_ipc(machine),
         _ => Err("no such scenario"),
     };
     finish(name, result)
@@ -226,4 +227,31 @@ fn fault_write_text() -> Result<(), &'static str> {
     // SAFETY: deliberately forbidden; the fault is the point of the test and never returns.
     unsafe { address.write_volatile(0xd503_201f) };
     Err("writing kernel text did not fault")
+}
+
+/// The kernel core on the hardware: `pong` (task 3) serves `ping` (task 4) by IPC and pages it
+/// with one of its own pages; both come from the initrd. The programs print their own
+/// verdict; the run ends when no thread can run any more.
+fn kcore_ipc(machine: &Machine<'static>) -> Result<(), &'static str> {
+    use kcore::boot_modules::Initrd;
+    let initrd = machine.initrd.ok_or("no initrd")?;
+    // SAFETY: the initrd's frames are reserved and never written; the linear map is permanent.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(linear(initrd.base) as *const u8, initrd.size as usize)
+    };
+    let initrd = Initrd::new(bytes).map_err(|_| "the initrd is not a cpio newc archive")?;
+    let pong = initrd
+        .find_program("pong")
+        .map_err(|_| "pong is missing or not a static aarch64 program")?;
+    let ping = initrd
+        .find_program("ping")
+        .map_err(|_| "ping is missing or not a static aarch64 program")?;
+    let mut kernel =
+        kcore::kernel::Kernel::new(crate::machine::HardwareMachine, crate::timer::hz());
+    let server = crate::boot_programs::start(&mut kernel, 3, abi::ThreadId::NIL, &pong)
+        .map_err(|_| "pong did not start")?;
+    crate::boot_programs::start(&mut kernel, 4, server, &ping).map_err(|_| "ping did not start")?;
+    kprintln!("ktest: started pong as {server} and ping as its client");
+    kernel.schedule();
+    crate::system::start(kernel)
 }

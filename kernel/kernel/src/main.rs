@@ -15,13 +15,16 @@ extern crate alloc;
 mod console;
 mod arch;
 mod boot;
+mod boot_programs;
 mod exception;
 mod interrupts;
 #[cfg(feature = "ktest")]
 mod ktest;
 mod layout;
+mod machine;
 mod memory;
 mod psci;
+mod system;
 mod timer;
 mod user_mode;
 mod user_space;

@@ -46,7 +46,7 @@ pub fn on_interrupt(_intid: u32) {
     }
     CNTV_CVAL_EL0.set(deadline);
     let ticks = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
-    let hz = frequency() / interval.max(1);
+    let hz = hz();
     if hz > 0 && ticks.is_multiple_of(hz) {
         log::debug!("tick {ticks}: {} s of ticks", ticks / hz);
     }
@@ -62,4 +62,9 @@ pub fn on_interrupt(_intid: u32) {
 /// Ticks since [`start`].
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)
+}
+
+/// The tick rate [`start`] set up (ticks per second).
+pub fn hz() -> u64 {
+    frequency() / INTERVAL.load(Ordering::Relaxed).max(1)
 }

@@ -1045,7 +1045,7 @@ impl<M: Machine> Kernel<M> {
         let Some(task) = self.thread(caller).map(|tcb| tcb.id.task()) else {
             return;
         };
-        let Some(space) = self.tasks.get(&task).map(|task| &task.space) else {
+        let Some(space) = self.tasks.get_mut(&task).map(|task| &mut task.space) else {
             return;
         };
         if self.machine.read_user(space, utcb, text).is_err() {

@@ -636,7 +636,11 @@ impl<M: Machine> Kernel<M> {
             .thread(thread)
             .map(|tcb| tcb.id.task())
             .ok_or(UserFault { address })?;
-        let space = &self.tasks.get(&task).ok_or(UserFault { address })?.space;
+        let space = &mut self
+            .tasks
+            .get_mut(&task)
+            .ok_or(UserFault { address })?
+            .space;
         self.machine.read_user(space, address, bytes)
     }
 
@@ -650,7 +654,11 @@ impl<M: Machine> Kernel<M> {
             .thread(thread)
             .map(|tcb| tcb.id.task())
             .ok_or(UserFault { address })?;
-        let space = &self.tasks.get(&task).ok_or(UserFault { address })?.space;
+        let space = &mut self
+            .tasks
+            .get_mut(&task)
+            .ok_or(UserFault { address })?
+            .space;
         self.machine.write_user(space, address, bytes)
     }
 }

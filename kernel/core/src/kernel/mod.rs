@@ -53,6 +53,8 @@ pub struct UserContext {
     pub pc: u64,
     /// The saved PSTATE (SPSR_EL1).
     pub pstate: u64,
+    /// TPIDR_EL0, the thread's own TLS pointer (musl keeps its thread pointer there).
+    pub tls: u64,
 }
 
 /// A user memory access the machine could not perform: the page is not mapped with the
@@ -94,14 +96,14 @@ pub trait Machine {
     /// Read user memory as the thread would (needs user read permission).
     fn read_user(
         &mut self,
-        space: &Self::Space,
+        space: &mut Self::Space,
         address: u64,
         bytes: &mut [u8],
     ) -> Result<(), UserFault>;
     /// Write user memory as the thread would (needs user write permission).
     fn write_user(
         &mut self,
-        space: &Self::Space,
+        space: &mut Self::Space,
         address: u64,
         bytes: &[u8],
     ) -> Result<(), UserFault>;
@@ -314,6 +316,31 @@ impl<M: Machine> Kernel<M> {
     pub fn space_of(&self, slot: ThreadSlot) -> Option<&M::Space> {
         let task = self.thread(slot)?.id.task();
         self.tasks.get(&task).map(|task| &task.space)
+    }
+
+    /// The address space of a thread's task, mutably (the glue activates it to run the thread,
+    /// and puts the boot programs' pages into it).
+    pub fn space_mut(&mut self, slot: ThreadSlot) -> Option<&mut M::Space> {
+        let task = self.thread(slot)?.id.task();
+        self.tasks.get_mut(&task).map(|task| &mut task.space)
+    }
+
+    /// The address space of task `task`, mutably.
+    pub fn task_space_mut(&mut self, task: u16) -> Option<&mut M::Space> {
+        self.tasks.get_mut(&task).map(|task| &mut task.space)
+    }
+
+    /// Whether nothing can ever run again: no thread running or ready, no timeout armed, no
+    /// interrupt attached (a test image ends its run then).
+    pub fn is_quiescent(&self) -> bool {
+        let ready = self
+            .threads
+            .iter()
+            .flatten()
+            .any(|thread| thread.state == ThreadState::Ready);
+        !ready
+            && self.timeouts.is_empty()
+            && self.interrupts.values().all(|line| line.owner.is_none())
     }
 
     /// The next notice for the log, if any.

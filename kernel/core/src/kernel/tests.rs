@@ -123,7 +123,7 @@ impl Machine for FakeMachine {
 
     fn read_user(
         &mut self,
-        space: &FakeSpace,
+        space: &mut FakeSpace,
         address: u64,
         bytes: &mut [u8],
     ) -> Result<(), UserFault> {
@@ -137,7 +137,7 @@ impl Machine for FakeMachine {
 
     fn write_user(
         &mut self,
-        space: &FakeSpace,
+        space: &mut FakeSpace,
         address: u64,
         bytes: &[u8],
     ) -> Result<(), UserFault> {
@@ -1032,7 +1032,7 @@ fn a_string_item_is_copied_into_the_receivers_buffer_and_a_bad_source_is_the_sen
     let (mut kernel, sigma0, root) = boot();
     // sigma0 has RAM at 0x4000_0000 identity-mapped; put text there.
     let text = b"hello, string item";
-    let space = &kernel.tasks.get(&SIGMA0).unwrap().space;
+    let space = &mut kernel.tasks.get_mut(&SIGMA0).unwrap().space;
     kernel.machine.write_user(space, 0x4000_0100, text).unwrap();
     // root receives into a buffer in its UTCB page (kernel-provided, writable).
     let buffer = kernel.thread(root).unwrap().utcb + 0xF00;
@@ -1071,7 +1071,7 @@ fn a_string_item_is_copied_into_the_receivers_buffer_and_a_bad_source_is_the_sen
     );
     assert_eq!(error_of(&kernel, sigma0), 0);
     let mut received = vec![0u8; text.len()];
-    let space = &kernel.tasks.get(&ROOT).unwrap().space;
+    let space = &mut kernel.tasks.get_mut(&ROOT).unwrap().space;
     kernel
         .machine
         .read_user(space, buffer, &mut received)
@@ -1131,7 +1131,7 @@ fn threads_of_one_priority_take_turns_on_timer_ticks() {
 fn kernel_debug_write_shows_the_message_registers_and_refuses_bad_lengths() {
     let (mut kernel, _sigma0, root) = boot();
     let utcb = kernel.thread(root).unwrap().utcb;
-    let space = &kernel.tasks.get(&ROOT).unwrap().space;
+    let space = &mut kernel.tasks.get_mut(&ROOT).unwrap().space;
     kernel
         .machine
         .write_user(

@@ -131,6 +131,11 @@ pub fn enable_interrupts() {
     DAIF.modify(DAIF::I::Unmasked);
 }
 
+/// Mask IRQs on this CPU.
+pub fn disable_interrupts() {
+    DAIF.modify(DAIF::I::Masked);
+}
+
 /// Sleep until an interrupt (or event) arrives.
 pub fn wait_for_interrupt() {
     aarch64_cpu::asm::wfi();

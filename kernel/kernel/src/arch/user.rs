@@ -203,3 +203,20 @@ pub unsafe fn read_as_user(address: u64) -> u64 {
     };
     value
 }
+
+/// Load the thread registers EL0 reads but the trap frame does not hold: TPIDRRO_EL0 (the
+/// thread's UTCB address, read-only to EL0) and TPIDR_EL0 (its own TLS pointer).
+pub fn load_thread_registers(utcb: u64, tls: u64) {
+    // SAFETY: both registers only matter to EL0; writing them changes no kernel state.
+    unsafe {
+        asm!("msr tpidrro_el0, {0}", "msr tpidr_el0, {1}", in(reg) utcb, in(reg) tls, options(nostack, nomem, preserves_flags))
+    };
+}
+
+/// TPIDR_EL0 as EL0 left it, to save with the thread.
+pub fn saved_tls() -> u64 {
+    let tls: u64;
+    // SAFETY: reads a register.
+    unsafe { asm!("mrs {0}, tpidr_el0", out(reg) tls, options(nostack, nomem, preserves_flags)) };
+    tls
+}

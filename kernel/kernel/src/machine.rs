@@ -1,0 +1,205 @@
+//! `kcore::kernel::Machine` on the hardware: address spaces are [`UserSpace`]s (TTBR0 tables
+//! with ASIDs), user memory is reached through the page tables and the linear map (never by
+//! dereferencing a user address), interrupt lines are masked at the GIC.
+//!
+//! This is the whole of the kernel core's contact with the hardware; everything it decides
+//! is in `kcore`.
+#![cfg_attr(
+    not(feature = "ktest"),
+    allow(
+        dead_code,
+        reason = "the normal boot starts sigma0 and the root task once they exist; until then only test scenarios run user programs"
+    )
+)]
+
+use alloc::vec::Vec;
+
+use abi::ThreadId;
+use kcore::frame_allocator::FRAME_SIZE;
+use kcore::kernel::{Machine, UserFault};
+use kcore::mapdb::{Frame, OutOfMemory, Page, Rights};
+
+use crate::layout::linear;
+use crate::memory;
+use crate::user_space::{self, UserSpace};
+
+/// A task's address space and the frames the kernel put into it for itself (UTCBs, the
+/// pages of the boot programs and their stacks), which go back to the frame allocator with it.
+#[derive(Debug)]
+pub struct TaskSpace {
+    space: UserSpace,
+    owned_frames: Vec<u64>,
+}
+
+impl TaskSpace {
+    /// The tables, to activate the space before running one of its threads.
+    pub fn user_space(&mut self) -> &mut UserSpace {
+        &mut self.space
+    }
+
+    /// Give the space a zeroed frame of its own at user page `page` with `rights`; the frame
+    /// returns to the allocator when the space is destroyed. Returns the frame.
+    pub fn provide_page(
+        &mut self,
+        page: u64,
+        rights: user_space::Rights,
+    ) -> Result<u64, OutOfMemory> {
+        let frame = memory::with_frames(|frames| frames.allocate())
+            .flatten()
+            .ok_or(OutOfMemory)?;
+        // SAFETY: the frame was just allocated, nothing else uses it, and the linear map
+        // covers it read-write.
+        unsafe { core::ptr::write_bytes(linear(frame) as *mut u8, 0, FRAME_SIZE as usize) };
+        // SAFETY: the frame is user memory the kernel keeps for this space while it is mapped
+        // (`owned_frames` returns it only when the space is gone).
+        if unsafe { self.space.map_page(page * FRAME_SIZE, frame, rights) }.is_err() {
+            let _ = memory::with_frames(|frames| frames.free(frame));
+            return Err(OutOfMemory);
+        }
+        self.owned_frames.push(frame);
+        Ok(frame)
+    }
+}
+
+/// The hardware behind the kernel core.
+#[derive(Debug, Default)]
+pub struct HardwareMachine;
+
+fn rights_of(rights: Rights) -> user_space::Rights {
+    user_space::Rights {
+        read: rights.contains(Rights::READ),
+        write: rights.contains(Rights::WRITE),
+        // W^X: a mapping that asks for both gets no execute right.
+        execute: rights.contains(Rights::EXECUTE) && !rights.contains(Rights::WRITE),
+    }
+}
+
+impl HardwareMachine {
+    /// Walk `[address, address + length)` page by page through `space`'s tables, checking
+    /// that EL0 may read (and with `write`, write) each page, and hand each piece's
+    /// linear-map address to `copy`.
+    fn each_piece(
+        space: &mut TaskSpace,
+        address: u64,
+        length: usize,
+        write: bool,
+        mut copy: impl FnMut(u64, usize, usize),
+    ) -> Result<(), UserFault> {
+        let mut done = 0usize;
+        while done < length {
+            let at = address
+                .checked_add(done as u64)
+                .ok_or(UserFault { address })?;
+            let (frame, rights) = space
+                .space
+                .lookup(at & !(FRAME_SIZE - 1))
+                .ok_or(UserFault { address: at })?;
+            if !rights.read || (write && !rights.write) {
+                return Err(UserFault { address: at });
+            }
+            let offset = (at % FRAME_SIZE) as usize;
+            let take = (FRAME_SIZE as usize - offset).min(length - done);
+            copy(linear(frame) + offset as u64, done, take);
+            done += take;
+        }
+        Ok(())
+    }
+}
+
+impl Machine for HardwareMachine {
+    type Space = TaskSpace;
+
+    fn create_space(&mut self) -> Option<TaskSpace> {
+        Some(TaskSpace {
+            space: UserSpace::new()?,
+            owned_frames: Vec::new(),
+        })
+    }
+
+    fn destroy_space(&mut self, space: TaskSpace) {
+        let TaskSpace {
+            space,
+            owned_frames,
+        } = space;
+        // Tables and ASID first, so no translation to the frames survives.
+        space.destroy();
+        for frame in owned_frames {
+            let _ = memory::with_frames(|frames| frames.free(frame));
+        }
+    }
+
+    fn provide_kernel_page(
+        &mut self,
+        space: &mut TaskSpace,
+        page: Page,
+    ) -> Result<(), OutOfMemory> {
+        space
+            .provide_page(page.0, user_space::Rights::READ_WRITE)
+            .map(|_| ())
+    }
+
+    fn install(
+        &mut self,
+        space: &mut TaskSpace,
+        page: Page,
+        frame: Frame,
+        rights: Rights,
+    ) -> Result<(), OutOfMemory> {
+        let virt = page.0.checked_mul(FRAME_SIZE).ok_or(OutOfMemory)?;
+        if space.space.lookup(virt).is_some() {
+            let _ = space.space.unmap_page(virt);
+        }
+        let physical = frame.0.checked_mul(FRAME_SIZE).ok_or(OutOfMemory)?;
+        // SAFETY: the mapping database only installs frames that a root mapping gave to a
+        // task (sigma0's memory, boot program pages): user memory, never kernel data.
+        unsafe { space.space.map_page(virt, physical, rights_of(rights)) }.map_err(|_| OutOfMemory)
+    }
+
+    fn protect(&mut self, space: &mut TaskSpace, page: Page, rights: Rights) {
+        let _ = space
+            .space
+            .protect_page(page.0 * FRAME_SIZE, rights_of(rights));
+    }
+
+    fn remove(&mut self, space: &mut TaskSpace, page: Page) {
+        let _ = space.space.unmap_page(page.0 * FRAME_SIZE);
+    }
+
+    fn read_user(
+        &mut self,
+        space: &mut TaskSpace,
+        address: u64,
+        bytes: &mut [u8],
+    ) -> Result<(), UserFault> {
+        let length = bytes.len();
+        Self::each_piece(space, address, length, false, |source, done, take| {
+            // SAFETY: `source` is the linear-map address of a user frame the tables map
+            // readable; `take` bytes stay within that frame.
+            let piece = unsafe { core::slice::from_raw_parts(source as *const u8, take) };
+            bytes[done..done + take].copy_from_slice(piece);
+        })
+    }
+
+    fn write_user(
+        &mut self,
+        space: &mut TaskSpace,
+        address: u64,
+        bytes: &[u8],
+    ) -> Result<(), UserFault> {
+        Self::each_piece(space, address, bytes.len(), true, |target, done, take| {
+            // SAFETY: `target` is the linear-map address of a user frame the tables map
+            // writable; `take` bytes stay within that frame.
+            let piece = unsafe { core::slice::from_raw_parts_mut(target as *mut u8, take) };
+            piece.copy_from_slice(&bytes[done..done + take]);
+        })
+    }
+
+    fn set_interrupt_masked(&mut self, line: u16, masked: bool) {
+        crate::system::set_line_masked(line, masked);
+    }
+
+    fn debug_write(&mut self, thread: ThreadId, text: &[u8]) {
+        let text = core::str::from_utf8(text).unwrap_or("<not UTF-8>");
+        kprintln!("[{thread}] {}", text.trim_end_matches('\n'));
+    }
+}

@@ -1,0 +1,201 @@
+//! The running system: `kcore`'s kernel driven by the hardware.
+//!
+//! Every entry from EL0 lands in [`from_user`]: the trap frame is saved into the current
+//! thread, the event (kernel call, page fault, exception, interrupt) goes to the kernel core,
+//! and [`resume`] restores whichever thread the core chose, or idles. Interrupt handlers at
+//! EL1 never touch the kernel core (its lock may be held): the timer counts ticks, and lines
+//! attached to user drivers are masked and marked pending; [`resume`] feeds both into the
+//! core before deciding who runs. One kernel stack, events run to completion
+//! (docs/design/kernel-core.md).
+#![cfg_attr(
+    not(feature = "ktest"),
+    allow(
+        dead_code,
+        reason = "the normal boot starts sigma0 and the root task once they exist; until then only test scenarios run user programs"
+    )
+)]
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use aarch64::exception::{ExceptionClass, FaultStatus, Syndrome};
+use aarch64::trap_frame::TrapFrame;
+use kcore::kernel::{Access, Kernel, Notice};
+use spin::Mutex;
+
+use crate::machine::HardwareMachine;
+use crate::{arch, interrupts, timer};
+
+static SYSTEM: Mutex<Option<Kernel<HardwareMachine>>> = Mutex::new(None);
+static RUNNING: AtomicBool = AtomicBool::new(false);
+/// Ticks already handed to the kernel core.
+static TICKS_FED: AtomicU64 = AtomicU64::new(0);
+/// Interrupt lines (INTID < 1024) that fired for user drivers and are not yet fed.
+static PENDING_LINES: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+
+/// Whether EL0 exceptions belong to the kernel core (rather than the test scaffolding).
+pub fn is_running() -> bool {
+    RUNNING.load(Ordering::Acquire)
+}
+
+/// Hand the CPU to the kernel core for good.
+pub fn start(kernel: Kernel<HardwareMachine>) -> ! {
+    TICKS_FED.store(timer::ticks(), Ordering::Relaxed);
+    interrupts::forward_unclaimed_to(user_line_fired);
+    *SYSTEM.lock() = Some(kernel);
+    RUNNING.store(true, Ordering::Release);
+    resume()
+}
+
+/// The kernel core masks or unmasks a user driver's line.
+pub fn set_line_masked(line: u16, masked: bool) {
+    interrupts::set_line_masked(u32::from(line), masked);
+}
+
+/// An interrupt no kernel handler claims: mask it and leave it for the kernel core.
+fn user_line_fired(intid: u32) {
+    interrupts::set_line_masked(intid, true);
+    if let Some(word) = PENDING_LINES.get((intid / 64) as usize) {
+        word.fetch_or(1 << (intid % 64), Ordering::AcqRel);
+    }
+}
+
+/// An exception from EL0 while the kernel core runs: `synchronous` or an IRQ.
+pub fn from_user(frame: &TrapFrame, synchronous: bool) -> ! {
+    if !synchronous {
+        interrupts::dispatch();
+    }
+    {
+        let mut guard = SYSTEM.lock();
+        if let Some(kernel) = guard.as_mut() {
+            save_current(kernel, frame);
+            if synchronous {
+                synchronous_event(kernel, frame);
+            }
+        }
+    }
+    resume()
+}
+
+fn save_current(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
+    let Some(current) = kernel.current() else {
+        return;
+    };
+    let Some(thread) = kernel.thread_mut(current) else {
+        return;
+    };
+    thread.context.x = frame.x;
+    thread.context.sp = frame.sp_el0;
+    thread.context.pc = frame.elr;
+    thread.context.pstate = frame.spsr;
+    thread.context.tls = arch::user::saved_tls();
+}
+
+/// Sort a synchronous exception from EL0 into the kernel core's events.
+fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
+    let syndrome = Syndrome::new(frame.esr);
+    let translation_or_permission = matches!(
+        syndrome.fault_status(),
+        Some(
+            FaultStatus::Translation { .. }
+                | FaultStatus::Permission { .. }
+                | FaultStatus::AccessFlag { .. }
+        )
+    );
+    match syndrome.class() {
+        ExceptionClass::Svc64 => {
+            kernel.kernel_call(syndrome.immediate().unwrap_or(0), frame.esr, frame.far)
+        }
+        ExceptionClass::DataAbortLowerEL if translation_or_permission => {
+            let access = if syndrome.is_write() {
+                Access::Write
+            } else {
+                Access::Read
+            };
+            kernel.page_fault(frame.far, access, frame.elr);
+        }
+        ExceptionClass::InstructionAbortLowerEL if translation_or_permission => {
+            kernel.page_fault(frame.far, Access::Execute, frame.elr)
+        }
+        _ => kernel.exception(frame.esr, frame.far),
+    }
+}
+
+/// Feed ticks and user interrupts into the core, log its notices.
+fn feed_events(kernel: &mut Kernel<HardwareMachine>) {
+    let now = timer::ticks();
+    while TICKS_FED.load(Ordering::Relaxed) < now {
+        TICKS_FED.fetch_add(1, Ordering::Relaxed);
+        kernel.timer_tick();
+    }
+    for (index, word) in PENDING_LINES.iter().enumerate() {
+        let mut lines = word.swap(0, Ordering::AcqRel);
+        while lines != 0 {
+            let bit = lines.trailing_zeros();
+            lines &= lines - 1;
+            kernel.interrupt((index as u32 * 64 + bit) as u16);
+        }
+    }
+    while let Some(notice) = kernel.take_notice() {
+        match notice {
+            Notice::HaltedWithoutHandler { thread, pc } => {
+                log::warn!(
+                    "thread {thread} faulted at {pc:#x} with no pager or exception handler: halted"
+                )
+            }
+            Notice::UnclaimedInterrupt { line } => {
+                log::warn!("interrupt {line} fired with no handler attached; left masked")
+            }
+        }
+    }
+}
+
+/// Run the current thread, or idle until an interrupt gives one something to do.
+pub fn resume() -> ! {
+    loop {
+        let entry = arch::with_interrupts_masked(|| {
+            let mut guard = SYSTEM.lock();
+            let kernel = guard.as_mut()?;
+            feed_events(kernel);
+            let current = kernel.current()?;
+            let thread = kernel.thread(current)?;
+            let frame = TrapFrame {
+                x: thread.context.x,
+                sp_el0: thread.context.sp,
+                elr: thread.context.pc,
+                spsr: thread.context.pstate,
+                ..TrapFrame::zeroed()
+            };
+            let (utcb, tls) = (thread.utcb, thread.context.tls);
+            kernel.space_mut(current)?.user_space().activate();
+            Some((frame, utcb, tls))
+        });
+        match entry {
+            Some((frame, utcb, tls)) => {
+                arch::user::load_thread_registers(utcb, tls);
+                // No guard is held here: the lock was released at the end of the closure.
+                crate::user_mode::enter_user(&frame)
+            }
+            None => idle_once(),
+        }
+    }
+}
+
+/// Nothing to run: wait for an interrupt. A test image with no thread left to run and no
+/// way for one to wake ends the run.
+fn idle_once() {
+    if cfg!(feature = "ktest") {
+        let finished = SYSTEM
+            .lock()
+            .as_ref()
+            .is_some_and(|kernel| kernel.is_quiescent());
+        if finished {
+            kprintln!("ktest: no thread can run any more");
+            crate::psci::system_off();
+        }
+    }
+    // WFI with IRQs masked still wakes on a pending interrupt, so none is lost between the
+    // check above and the sleep; then it is taken (counted or marked pending) and masked again.
+    arch::wait_for_interrupt();
+    arch::enable_interrupts();
+    arch::disable_interrupts();
+}

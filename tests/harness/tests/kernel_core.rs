@@ -1,0 +1,46 @@
+//! QEMU tests of the kernel core on the hardware: user programs from the initrd, started as
+//! tasks, talk by IPC through `svc`, fault to a user-level pager that maps them a page of its
+//! own, and stop; the kernel core (kcore) handles every event. The programs are
+//! tests/ktest-programs, packed by `make images` into target/images/test-initrd.cpio.
+
+use std::time::Duration;
+
+use harness::{GicVersion, Machine, Until, image_path, run};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn kcore_ipc(machine: Machine) {
+    let machine = machine
+        .with_initrd(image_path("test-initrd.cpio"))
+        .with_bootargs("ktest=kcore-ipc");
+    let run = run(&machine, Until::Exit, TIMEOUT).expect("QEMU starts");
+    run.assert_lines_in_order(&[
+        "KTEST START kcore-ipc",
+        "ktest: started pong as 3.0/v1 and ping as its client",
+        "pong: ready",
+        "ping: start",
+        "ping: 1000 calls ok",
+        "pong: mapped a page for 0x10000000",
+        "ping: read 0x5eedcafe through a user-level pager",
+        "KTEST-USER PASS",
+        "pong: done",
+        "ktest: no thread can run any more",
+    ]);
+    run.assert_not_contains("FAIL");
+    run.assert_not_contains("KERNEL FAULT");
+    run.assert_exited_cleanly();
+}
+
+#[test]
+fn two_user_tasks_call_each_other_and_one_pages_the_other() {
+    kcore_ipc(Machine::new(image_path("kernel-test.bin")));
+}
+
+#[test]
+fn the_kernel_core_runs_user_tasks_on_gicv3_entered_at_el2() {
+    kcore_ipc(
+        Machine::new(image_path("kernel-test.bin"))
+            .with_gic(GicVersion::V3)
+            .at_el2(),
+    );
+}
