@@ -40,7 +40,8 @@ images: setup
 	$(CARGO) build --release -p ktest-programs --target $(USER_TARGET)
 	rm -rf $(IMAGES)/test-initrd && mkdir -p $(IMAGES)/test-initrd
 	cp -R images/initrd/. $(IMAGES)/test-initrd/
-	cp target/$(USER_TARGET)/release/ping target/$(USER_TARGET)/release/pong $(IMAGES)/test-initrd/
+	cp target/$(USER_TARGET)/release/ping target/$(USER_TARGET)/release/pong \
+	    target/$(USER_TARGET)/release/fuzz $(IMAGES)/test-initrd/
 	target/release/mkimage initrd $(IMAGES)/test-initrd $(IMAGES)/test-initrd.cpio
 
 build: images

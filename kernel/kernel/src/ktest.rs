@@ -230,7 +230,8 @@ fn fault_write_text() -> Result<(), &'static str> {
 }
 
 /// The kernel core on the hardware: `pong` (task 3) serves `ping` (task 4) by IPC and pages it
-/// with one of its own pages; both come from the initrd. The programs print their own
+/// with one of its own pages, while `fuzz` (task 5) calls the kernel with random arguments;
+/// all come from the initrd. The programs print their own
 /// verdict; the run ends when no thread can run any more.
 fn kcore_ipc(machine: &Machine<'static>) -> Result<(), &'static str> {
     use kcore::boot_modules::Initrd;
@@ -252,6 +253,12 @@ fn kcore_ipc(machine: &Machine<'static>) -> Result<(), &'static str> {
         .map_err(|_| "pong did not start")?;
     crate::boot_programs::start(&mut kernel, 4, server, &ping).map_err(|_| "ping did not start")?;
     kprintln!("ktest: started pong as {server} and ping as its client");
+    // The fuzzer, if the image has it, calls the kernel with random arguments beside them.
+    if let Ok(fuzz) = initrd.find_program("fuzz") {
+        let fuzzer = crate::boot_programs::start(&mut kernel, 5, abi::ThreadId::NIL, &fuzz)
+            .map_err(|_| "fuzz did not start")?;
+        kprintln!("ktest: started the fuzzer as {fuzzer}");
+    }
     kernel.schedule();
     crate::system::start(kernel)
 }

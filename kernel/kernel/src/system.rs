@@ -136,16 +136,7 @@ fn feed_events(kernel: &mut Kernel<HardwareMachine>) {
         }
     }
     while let Some(notice) = kernel.take_notice() {
-        match notice {
-            Notice::HaltedWithoutHandler { thread, pc } => {
-                log::warn!(
-                    "thread {thread} faulted at {pc:#x} with no pager or exception handler: halted"
-                )
-            }
-            Notice::UnclaimedInterrupt { line } => {
-                log::warn!("interrupt {line} fired with no handler attached; left masked")
-            }
-        }
+        report(notice);
     }
 }
 
@@ -198,4 +189,36 @@ fn idle_once() {
     arch::wait_for_interrupt();
     arch::enable_interrupts();
     arch::disable_interrupts();
+}
+
+/// Notices logged at warning level before the rest go to debug level, so that a task that
+/// faults in a loop cannot flood the console.
+const LOUD_NOTICES: u64 = 16;
+static NOTICES: AtomicU64 = AtomicU64::new(0);
+
+/// Log one notice of the kernel core: a line naming the thread and where, once per event.
+fn report(notice: Notice) {
+    let count = NOTICES.fetch_add(1, Ordering::Relaxed);
+    let level = if count < LOUD_NOTICES {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    };
+    if count == LOUD_NOTICES {
+        log::warn!("further faults and unclaimed interrupts are logged at debug level");
+    }
+    match notice {
+        Notice::HaltedWithoutHandler { thread, pc } => {
+            log::log!(
+                level,
+                "thread {thread} faulted at {pc:#x} with no pager or exception handler: halted"
+            )
+        }
+        Notice::UnclaimedInterrupt { line } => {
+            log::log!(
+                level,
+                "interrupt {line} fired with no handler attached; left masked"
+            )
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! QEMU tests of the kernel core on the hardware: user programs from the initrd, started as
 //! tasks, talk by IPC through `svc`, fault to a user-level pager that maps them a page of its
-//! own, and stop; the kernel core (kcore) handles every event. The programs are
+//! own, and stop, while a fuzzer task calls the kernel 100,000 times with random arguments;
+//! the kernel core (kcore) handles every event. The programs are
 //! tests/ktest-programs, packed by `make images` into target/images/test-initrd.cpio.
 
 use std::time::Duration;
@@ -22,11 +23,14 @@ fn kcore_ipc(machine: Machine) {
         "ping: 1000 calls ok",
         "pong: mapped a page for 0x10000000",
         "ping: read 0x5eedcafe through a user-level pager",
+        "ping: a 30000 us receive timeout expired",
         "KTEST-USER PASS",
         "pong: done",
         "ktest: no thread can run any more",
     ]);
+    run.assert_line_matching(|line| line.contains("fuzz: 100000 random kernel calls survived"));
     run.assert_not_contains("FAIL");
+    run.assert_not_contains("panic");
     run.assert_not_contains("KERNEL FAULT");
     run.assert_exited_cleanly();
 }

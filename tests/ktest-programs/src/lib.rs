@@ -18,6 +18,12 @@ use abi::ThreadId;
 pub const PONG: ThreadId = thread_zero(3);
 /// ping, the client: thread 0 of task 4, version 1.
 pub const PING: ThreadId = thread_zero(4);
+/// fuzz, which calls the kernel with random arguments beside them: thread 0 of task 5.
+pub const FUZZ: ThreadId = thread_zero(5);
+/// How many random kernel calls fuzz makes.
+pub const FUZZ_CALLS: u64 = 100_000;
+/// How long ping waits for a message pong never sends, to see a receive timeout expire.
+pub const TIMEOUT_MICROSECONDS: u32 = 30_000;
 
 /// A request: MR1 = a number; the answer has label [`ANSWER_LABEL`] and MR1 = number + 1.
 pub const REQUEST_LABEL: u16 = 1;

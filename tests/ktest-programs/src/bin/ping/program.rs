@@ -1,7 +1,9 @@
 //! ping's behaviour; built only for the bare-metal target (see main.rs).
 
 use abi::Timeouts;
-use ktest_programs::{ANSWER_LABEL, CALLS, DONE_LABEL, FAULT_ADDRESS, PONG, REQUEST_LABEL, SEED};
+use ktest_programs::{
+    ANSWER_LABEL, CALLS, DONE_LABEL, FAULT_ADDRESS, PONG, REQUEST_LABEL, SEED, TIMEOUT_MICROSECONDS,
+};
 use libl4::debug_println;
 
 /// The program: what `_start` runs on thread 0.
@@ -39,6 +41,20 @@ pub fn main() {
         ));
     }
     debug_println!("ping: read {value:#x} through a user-level pager");
+
+    // A closed wait for pong, which never sends on its own: the receive timeout must expire.
+    let timeout =
+        abi::Timeout::from_microseconds(TIMEOUT_MICROSECONDS).unwrap_or(abi::Timeout::ZERO);
+    let timeouts = Timeouts {
+        send: abi::Timeout::NEVER,
+        receive: timeout,
+    };
+    match libl4::receive(abi::call::ipc::ReceiveSpecifier::From(PONG), timeouts) {
+        Err(abi::ReturnError::Call(abi::CallError::ReceiveTimeout)) => {
+            debug_println!("ping: a {TIMEOUT_MICROSECONDS} us receive timeout expired")
+        }
+        other => fail(format_args!("a receive with a timeout returned {other:?}")),
+    }
 
     if let Err(error) = libl4::send(PONG, DONE_LABEL, [], Timeouts::NEVER) {
         fail(format_args!("sending done: {error}"));
