@@ -22,6 +22,12 @@ pub const PING: ThreadId = thread_zero(4);
 pub const FUZZ: ThreadId = thread_zero(5);
 /// How many random kernel calls fuzz makes.
 pub const FUZZ_CALLS: u64 = 100_000;
+/// The Linux system call number ping issues with `svc #0` (getpid on aarch64).
+pub const LINUX_GETPID: u64 = 172;
+/// What pong, as ping's exception handler, answers to ping's `svc #0` (path c).
+pub const EXCEPTION_ANSWER: u64 = 4242;
+/// What pong answers to the getpid request ping's trampoline forwards (path a): ping's task.
+pub const TRAMPOLINE_ANSWER: u64 = 4;
 /// How long ping waits for a message pong never sends, to see a receive timeout expire.
 pub const TIMEOUT_MICROSECONDS: u32 = 30_000;
 

@@ -598,6 +598,10 @@ impl<M: Machine> Kernel<M> {
             return self.attach_interrupt(caller, caller_id, line, arguments);
         }
         if arguments.resume_reflected_trap {
+            // Only a thread's own trampoline resumes its own reflected frame.
+            if destination != caller_id {
+                return self.fail_call(caller, Call::LthreadExRegs, CallError::InvalidArgument);
+            }
             return self.resume_reflected_trap(caller);
         }
         // The caller's own task, or one its task is chief of (the OS server starts its clients).

@@ -2,7 +2,8 @@
 
 use abi::Timeouts;
 use ktest_programs::{
-    ANSWER_LABEL, CALLS, DONE_LABEL, FAULT_ADDRESS, PONG, REQUEST_LABEL, SEED, TIMEOUT_MICROSECONDS,
+    ANSWER_LABEL, CALLS, DONE_LABEL, EXCEPTION_ANSWER, FAULT_ADDRESS, LINUX_GETPID, PING, PONG,
+    REQUEST_LABEL, SEED, TIMEOUT_MICROSECONDS, TRAMPOLINE_ANSWER,
 };
 use libl4::debug_println;
 
@@ -56,6 +57,8 @@ pub fn main() {
         other => fail(format_args!("a receive with a timeout returned {other:?}")),
     }
 
+    syscall_paths();
+
     if let Err(error) = libl4::send(PONG, DONE_LABEL, [], Timeouts::NEVER) {
         fail(format_args!("sending done: {error}"));
     }
@@ -65,4 +68,111 @@ pub fn main() {
 fn fail(reason: core::fmt::Arguments<'_>) -> ! {
     debug_println!("ping: FAIL {reason}");
     libl4::halt_myself()
+}
+
+/// Two of the three ways a Linux system call reaches a server, both with an unmodified
+/// `svc #0`: (c) as an exception message to the thread's exception handler, whose reply
+/// sets x0; (a) reflected by the kernel to a trampoline in the caller's own space, which
+/// forwards it by ipc and resumes the caller from the frame the kernel saved in the UTCB.
+fn syscall_paths() {
+    let exception_handler = abi::call::lthread_ex_regs::LthreadExRegsArguments {
+        destination: PING,
+        run: abi::call::lthread_ex_regs::RunControl::Unchanged,
+        cancel_send: false,
+        cancel_receive: false,
+        stack_pointer: None,
+        instruction_pointer: None,
+        pager: None,
+        exception_handler: Some(PONG),
+        user_handle: None,
+        resume_reflected_trap: false,
+    };
+    // SAFETY: only ping's exception handler changes; no memory or thread state Rust relies on.
+    let results = unsafe { libl4::raw::lthread_ex_regs(&exception_handler.encode()) };
+    if results[abi::call::ERROR_REGISTER] != 0 {
+        fail(format_args!(
+            "setting the exception handler: error {}",
+            results[9]
+        ));
+    }
+    let (result, kept) = linux_getpid();
+    if result != EXCEPTION_ANSWER || kept != KEPT {
+        fail(format_args!(
+            "svc #0 as an exception: x0 = {result}, x19 = {kept:#x}"
+        ));
+    }
+    debug_println!("ping: svc #0 became an exception message; its handler answered {result}");
+
+    // SAFETY: the UTCB is ping's own; the trampoline entry is a word the kernel reads when it
+    // reflects a `svc #0`, and `trampoline_entry` is an instruction address of this program.
+    unsafe { (*libl4::utcb()).trampoline_entry = trampoline_entry as *const () as u64 };
+    let (result, kept) = linux_getpid();
+    // SAFETY: as above; back to exception messages for any later `svc #0`.
+    unsafe { (*libl4::utcb()).trampoline_entry = 0 };
+    if result != TRAMPOLINE_ANSWER || kept != KEPT {
+        fail(format_args!(
+            "svc #0 through the trampoline: x0 = {result}, x19 = {kept:#x}"
+        ));
+    }
+    debug_println!("ping: svc #0 reflected to the trampoline and answered by pong: {result}");
+}
+
+/// A value in a callee-saved register across the `svc #0`, to see that it survives.
+const KEPT: u64 = 0x1234_5678;
+
+/// `svc #0` with x8 = getpid, as an unmodified Linux binary issues it; returns x0 and x19.
+fn linux_getpid() -> (u64, u64) {
+    let result: u64;
+    let kept: u64;
+    // SAFETY: the kernel turns the trap into an exception message or a trampoline call; either
+    // way ping resumes after the `svc` with x0 set and every other register as it was (x19
+    // saved and restored around the block, as the asm requires).
+    unsafe {
+        core::arch::asm!(
+            "stp x19, x20, [sp, #-16]!",
+            "mov x19, {kept}",
+            "svc #0",
+            "mov {kept_after}, x19",
+            "ldp x19, x20, [sp], #16",
+            kept = in(reg) KEPT,
+            kept_after = lateout(reg) kept,
+            in("x8") LINUX_GETPID,
+            lateout("x0") result,
+        )
+    };
+    (result, kept)
+}
+
+core::arch::global_asm!(
+    ".global trampoline_entry",
+    "trampoline_entry:",
+    // The kernel put ping here with every register as at the `svc`: keep clear of the
+    // interrupted code's stack below SP, then run the forwarding in Rust.
+    "sub sp, sp, #256",
+    "bl trampoline_forward",
+    "brk #1",
+);
+
+unsafe extern "C" {
+    fn trampoline_entry();
+}
+
+/// The trampoline's Rust half: forward the reflected system call to pong by ipc, put the
+/// answer in the saved frame's x0, and resume the frame. Never returns.
+#[unsafe(no_mangle)]
+extern "C" fn trampoline_forward() -> ! {
+    // SAFETY: the UTCB is ping's own; the kernel wrote the reflected frame before it started
+    // the trampoline.
+    let number = unsafe { (*libl4::utcb()).reflected_trap.x[8] };
+    let answer = match libl4::call(PONG, number as u16, []) {
+        Ok(answer) => answer.words[0],
+        Err(error) => fail(format_args!("forwarding system call {number}: {error}")),
+    };
+    // SAFETY: as above; x0 of the saved frame is the system call's result.
+    unsafe { (*libl4::utcb()).reflected_trap.x[0] = answer };
+    let resume = abi::call::lthread_ex_regs::LthreadExRegsArguments::resume_reflected_trap(PING);
+    // SAFETY: the kernel loads the saved frame (the state at the `svc`, with the new x0) and
+    // continues there; this stack frame is abandoned, which is what a trampoline does.
+    unsafe { libl4::raw::lthread_ex_regs(&resume.encode()) };
+    fail(format_args!("resuming the reflected frame returned"))
 }

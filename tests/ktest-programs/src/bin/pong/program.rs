@@ -2,9 +2,12 @@
 
 use abi::call::ipc::{IpcArguments, IpcReturnValues, ReceiveSpecifier};
 use abi::message::item::MapItem;
-use abi::protocol::{PAGE_FAULT_LABEL, PageFault};
+use abi::protocol::{EXCEPTION_LABEL, PAGE_FAULT_LABEL, PageFault, exception_word};
 use abi::{Fpage, MessageTag, ReturnError, Rights, Timeouts, TypedItem};
-use ktest_programs::{ANSWER_LABEL, DONE_LABEL, PING, REQUEST_LABEL, SEED};
+use ktest_programs::{
+    ANSWER_LABEL, DONE_LABEL, EXCEPTION_ANSWER, LINUX_GETPID, PING, REQUEST_LABEL, SEED,
+    TRAMPOLINE_ANSWER,
+};
 use libl4::debug_println;
 
 /// The page pong lends to ping. In .bss: the kernel loaded it zero-filled and mapped.
@@ -30,6 +33,10 @@ pub fn main() {
                 libl4::halt_myself()
             }
             label if label & !0b111 == PAGE_FAULT_LABEL => lend_page(&message, page),
+            EXCEPTION_LABEL => answer_exception(&message),
+            label if u64::from(label) == LINUX_GETPID => {
+                libl4::reply_and_wait(message.from, ANSWER_LABEL, [TRAMPOLINE_ANSWER])
+            }
             label => fail(format_args!(
                 "unexpected label {label:#x} from {:?}",
                 message.from
@@ -94,6 +101,28 @@ fn lend_page(message: &IpcReturnValues, page: Fpage) -> Result<IpcReturnValues, 
     // Rust code here. Pong's acceptor is the kernel's initial nil window: nothing received
     // can be mapped into pong.
     unsafe { libl4::ipc(&reply) }
+}
+
+/// As ping's exception handler: its `svc #0` arrives as an exception message with its whole
+/// register frame (x8 in MR9, which the kernel put in pong's UTCB); a one-word reply sets
+/// ping's x0, the system call's result (syscall path c).
+fn answer_exception(message: &IpcReturnValues) -> Result<IpcReturnValues, ReturnError> {
+    if message.from != PING || message.tag.untyped_words() != exception_word::COUNT {
+        fail(format_args!(
+            "a malformed exception message {:?} from {:?}",
+            message.tag, message.from
+        ));
+    }
+    // SAFETY: the UTCB is this thread's own, mapped for its lifetime; MR9 (x8 of the frame) is
+    // an aligned word the kernel wrote before this receive returned.
+    let number = unsafe { (*libl4::utcb()).message_registers[1 + 8] };
+    if number != LINUX_GETPID {
+        fail(format_args!(
+            "the exception frame says x8 = {number}, not {LINUX_GETPID}"
+        ));
+    }
+    debug_println!("pong: answered ping's svc #0 as its exception handler");
+    libl4::reply_and_wait(message.from, ANSWER_LABEL, [EXCEPTION_ANSWER])
 }
 
 fn fail(reason: core::fmt::Arguments<'_>) -> ! {
