@@ -51,6 +51,21 @@ pub fn set_line_masked(intid: u32, masked: bool) {
     crate::arch::with_interrupts_masked(|| set_enabled(intid, (!masked).then_some(false)));
 }
 
+/// Make `intid` pending at the distributor, as if its device had raised it: the test image's
+/// deterministic interrupt source (see `system.rs`).
+#[cfg_attr(
+    not(feature = "ktest"),
+    allow(dead_code, reason = "a test-image trigger")
+)]
+pub fn raise(intid: u32) {
+    let id = intid_of(intid);
+    crate::arch::with_interrupts_masked(|| match CONTROLLER.lock().as_mut() {
+        Some(Controller::V2(gic)) => gic.set_pending(id, true),
+        Some(Controller::V3(gic)) => gic.set_pending(id, true),
+        None => {}
+    });
+}
+
 /// Which GIC the kernel drives, for the banner.
 pub fn describe(controller: &InterruptController) -> &'static str {
     match controller {

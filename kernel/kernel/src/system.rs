@@ -102,6 +102,11 @@ fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
         )
     );
     match syndrome.class() {
+        ExceptionClass::Svc64
+            if cfg!(feature = "ktest") && syndrome.immediate() == Some(TEST_RAISE_INTERRUPT) =>
+        {
+            raise_for_test(kernel, frame.x[0]);
+        }
         ExceptionClass::Svc64 => {
             kernel.kernel_call(syndrome.immediate().unwrap_or(0), frame.esr, frame.far)
         }
@@ -117,6 +122,27 @@ fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
             kernel.page_fault(frame.far, Access::Execute, frame.elr)
         }
         _ => kernel.exception(frame.esr, frame.far),
+    }
+}
+
+/// Test image only: `svc #0xFFF0` with x0 = an SPI's INTID makes that interrupt pending, a
+/// deterministic interrupt source for the interrupt-IPC test. Not part of the ABI (a normal
+/// kernel answers it like any unknown debug call, with NoSuchCall).
+const TEST_RAISE_INTERRUPT: u16 = 0xFFF0;
+
+fn raise_for_test(kernel: &mut Kernel<HardwareMachine>, intid: u64) {
+    let result = match u32::try_from(intid) {
+        Ok(intid @ 32..=1019) => {
+            interrupts::raise(intid);
+            0
+        }
+        _ => abi::CallError::InvalidArgument.code(),
+    };
+    if let Some(thread) = kernel
+        .current()
+        .and_then(|current| kernel.thread_mut(current))
+    {
+        thread.context.x[abi::call::ERROR_REGISTER] = result;
     }
 }
 

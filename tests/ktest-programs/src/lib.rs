@@ -28,6 +28,10 @@ pub const LINUX_GETPID: u64 = 172;
 pub const EXCEPTION_ANSWER: u64 = 4242;
 /// What pong answers to the getpid request ping's trampoline forwards (path a): ping's task.
 pub const TRAMPOLINE_ANSWER: u64 = 4;
+/// The interrupt pong attaches and ping raises (an SPI no QEMU `virt` device uses).
+pub const TEST_INTERRUPT: u16 = 100;
+/// The test image's debug call that makes an interrupt pending (x0 = its INTID).
+pub const RAISE_INTERRUPT_CALL: u16 = 0xFFF0;
 /// How long ping waits for a message pong never sends, to see a receive timeout expire.
 pub const TIMEOUT_MICROSECONDS: u32 = 30_000;
 

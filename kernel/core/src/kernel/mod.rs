@@ -331,16 +331,25 @@ impl<M: Machine> Kernel<M> {
     }
 
     /// Whether nothing can ever run again: no thread running or ready, no timeout armed, no
-    /// interrupt attached (a test image ends its run then).
+    /// interrupt handler waiting for its interrupt (a test image ends its run then).
     pub fn is_quiescent(&self) -> bool {
         let ready = self
             .threads
             .iter()
             .flatten()
             .any(|thread| thread.state == ThreadState::Ready);
-        !ready
-            && self.timeouts.is_empty()
-            && self.interrupts.values().all(|line| line.owner.is_none())
+        // An interrupt can wake only a handler that is waiting in a receive.
+        let wakeable = self
+            .interrupts
+            .values()
+            .filter_map(|line| line.owner)
+            .any(|owner| {
+                matches!(
+                    self.thread(owner).map(|thread| thread.state),
+                    Some(ThreadState::Receiving { .. })
+                )
+            });
+        !ready && self.timeouts.is_empty() && !wakeable
     }
 
     /// The next notice for the log, if any.

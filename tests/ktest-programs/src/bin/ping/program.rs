@@ -3,7 +3,8 @@
 use abi::Timeouts;
 use ktest_programs::{
     ANSWER_LABEL, CALLS, DONE_LABEL, EXCEPTION_ANSWER, FAULT_ADDRESS, LINUX_GETPID, PING, PONG,
-    REQUEST_LABEL, SEED, TIMEOUT_MICROSECONDS, TRAMPOLINE_ANSWER,
+    RAISE_INTERRUPT_CALL, REQUEST_LABEL, SEED, TEST_INTERRUPT, TIMEOUT_MICROSECONDS,
+    TRAMPOLINE_ANSWER,
 };
 use libl4::debug_println;
 
@@ -58,6 +59,7 @@ pub fn main() {
     }
 
     syscall_paths();
+    interrupts();
 
     if let Err(error) = libl4::send(PONG, DONE_LABEL, [], Timeouts::NEVER) {
         fail(format_args!("sending done: {error}"));
@@ -175,4 +177,33 @@ extern "C" fn trampoline_forward() -> ! {
     // continues there; this stack frame is abandoned, which is what a trampoline does.
     unsafe { libl4::raw::lthread_ex_regs(&resume.encode()) };
     fail(format_args!("resuming the reflected frame returned"))
+}
+
+/// Raise pong's interrupt twice (the test image's trigger), each time followed by a call, so
+/// that pong handles the interrupt message, acknowledges it with its next receive, and
+/// answers; the second delivery shows the line was unmasked again.
+fn interrupts() {
+    for round in 0..2u64 {
+        let error: u64;
+        // SAFETY: the test image's debug call only makes an interrupt pending; it touches no
+        // memory of ping's.
+        unsafe {
+            core::arch::asm!(
+                "svc #{call}",
+                call = const RAISE_INTERRUPT_CALL,
+                inout("x0") u64::from(TEST_INTERRUPT) => _,
+                lateout("x9") error,
+            )
+        };
+        if error != 0 {
+            fail(format_args!(
+                "raising interrupt {TEST_INTERRUPT}: error {error}"
+            ));
+        }
+        match libl4::call(PONG, REQUEST_LABEL, [round]) {
+            Ok(answer) if answer.words[0] == round + 1 => {}
+            other => fail(format_args!("the call after interrupt {round}: {other:?}")),
+        }
+    }
+    debug_println!("ping: raised interrupt {TEST_INTERRUPT} twice");
 }

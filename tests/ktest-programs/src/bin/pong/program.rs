@@ -2,11 +2,13 @@
 
 use abi::call::ipc::{IpcArguments, IpcReturnValues, ReceiveSpecifier};
 use abi::message::item::MapItem;
-use abi::protocol::{EXCEPTION_LABEL, PAGE_FAULT_LABEL, PageFault, exception_word};
+use abi::protocol::{
+    EXCEPTION_LABEL, INTERRUPT_LABEL, PAGE_FAULT_LABEL, PageFault, exception_word,
+};
 use abi::{Fpage, MessageTag, ReturnError, Rights, Timeouts, TypedItem};
 use ktest_programs::{
-    ANSWER_LABEL, DONE_LABEL, EXCEPTION_ANSWER, LINUX_GETPID, PING, REQUEST_LABEL, SEED,
-    TRAMPOLINE_ANSWER,
+    ANSWER_LABEL, DONE_LABEL, EXCEPTION_ANSWER, LINUX_GETPID, PING, PONG, REQUEST_LABEL, SEED,
+    TEST_INTERRUPT, TRAMPOLINE_ANSWER,
 };
 use libl4::debug_println;
 
@@ -19,6 +21,7 @@ static mut LENT_PAGE: Page = Page([0; 4096]);
 /// The program: what `_start` runs on thread 0.
 pub fn main() {
     debug_println!("pong: ready");
+    attach_interrupt();
     let page = prepare_lent_page();
     let mut received = libl4::receive(ReceiveSpecifier::Any, Timeouts::NEVER);
     loop {
@@ -34,6 +37,11 @@ pub fn main() {
             }
             label if label & !0b111 == PAGE_FAULT_LABEL => lend_page(&message, page),
             EXCEPTION_LABEL => answer_exception(&message),
+            INTERRUPT_LABEL if message.from.interrupt_number() == Some(TEST_INTERRUPT) => {
+                debug_println!("pong: interrupt {TEST_INTERRUPT} arrived as a message");
+                // The next receive acknowledges it: the kernel unmasks the line.
+                libl4::receive(ReceiveSpecifier::Any, Timeouts::NEVER)
+            }
             label if u64::from(label) == LINUX_GETPID => {
                 libl4::reply_and_wait(message.from, ANSWER_LABEL, [TRAMPOLINE_ANSWER])
             }
@@ -101,6 +109,22 @@ fn lend_page(message: &IpcReturnValues, page: Fpage) -> Result<IpcReturnValues, 
     // Rust code here. Pong's acceptor is the kernel's initial nil window: nothing received
     // can be mapped into pong.
     unsafe { libl4::ipc(&reply) }
+}
+
+/// Attach [`TEST_INTERRUPT`] to pong: boot programs are chiefed by the kernel, so they may.
+fn attach_interrupt() {
+    let Ok(line) = abi::ThreadId::interrupt(TEST_INTERRUPT) else {
+        fail(format_args!("no interrupt ID for line {TEST_INTERRUPT}"))
+    };
+    let attach = abi::call::lthread_ex_regs::LthreadExRegsArguments::attach_interrupt(line, PONG);
+    // SAFETY: attaching an interrupt changes no memory or thread of pong's.
+    let results = unsafe { libl4::raw::lthread_ex_regs(&attach.encode()) };
+    if results[abi::call::ERROR_REGISTER] != 0 {
+        fail(format_args!(
+            "attaching interrupt {TEST_INTERRUPT}: error {}",
+            results[9]
+        ));
+    }
 }
 
 /// As ping's exception handler: its `svc #0` arrives as an exception message with its whole
