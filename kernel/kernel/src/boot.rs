@@ -131,6 +131,15 @@ pub unsafe extern "C" fn kernel_main(
     print_banner(machine, &facts, &summary, hz);
     arch::enable_interrupts();
     run_test_scenario(machine, &facts);
+    let initrd = machine.initrd.map(|range| PhysicalRange {
+        base: range.base,
+        size: range.size,
+    });
+    let dtb = PhysicalRange {
+        base: facts.dtb_physical,
+        size: facts.dtb_size,
+    };
+    crate::user_level::start(initrd, dtb, summary.ram_bytes);
     idle()
 }
 

@@ -4,13 +4,6 @@
 //!
 //! This is how sigma0 and the root task will start (issue 3); today the test image uses it
 //! for its user-level IPC scenarios.
-#![cfg_attr(
-    not(feature = "ktest"),
-    allow(
-        dead_code,
-        reason = "the normal boot starts sigma0 and the root task once they exist; until then only test scenarios run user programs"
-    )
-)]
 
 use abi::ThreadId;
 use kcore::boot_modules::Program;
@@ -130,4 +123,27 @@ fn zeroed_frame() -> Result<u64, LoadError> {
     // SAFETY: a frame just taken from the allocator, covered read-write by the linear map.
     unsafe { core::ptr::write_bytes(linear(frame) as *mut u8, 0, FRAME_SIZE as usize) };
     Ok(frame)
+}
+
+/// Map the kernel interface page read-only at `address` in `thread`'s task and pass its
+/// address in x0, as thread 0 of sigma0 and the root task start.
+pub fn give_kernel_interface_page(
+    kernel: &mut Kernel<HardwareMachine>,
+    thread: ThreadId,
+    address: u64,
+    frame: u64,
+) -> Result<(), LoadError> {
+    let slot = kernel
+        .lookup(thread)
+        .ok_or(LoadError::Create(CreateError::NoSuchTask))?;
+    let space = kernel
+        .space_mut(slot)
+        .ok_or(LoadError::Create(CreateError::NoSuchTask))?;
+    space
+        .map_shared_read_only(address, frame)
+        .map_err(|_| LoadError::OutOfMemory)?;
+    if let Some(tcb) = kernel.thread_mut(slot) {
+        tcb.context.x[0] = address;
+    }
+    Ok(())
 }

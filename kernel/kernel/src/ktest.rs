@@ -7,6 +7,7 @@
 //! The `user-*` scenarios ([`user`]) run code at EL0: they end from the exception path, when
 //! the user program exits or faults, through [`finish`].
 
+mod bench;
 mod user;
 
 use alloc::collections::BTreeMap;
@@ -34,6 +35,7 @@ pub fn run(name: &str, machine: &Machine<'static>, facts: &BootFacts) -> ! {
         "user-fault" => user::run_programs("user-fault", &user::FAULTS),
         "user-ticks" => user::run_programs("user-ticks", &user::TICKS),
         "kcore-ipc" => kcore_ipc(machine),
+        "bench" => bench::run(machine),
         _ => Err("no such scenario"),
     };
     finish(name, result)

@@ -4,13 +4,6 @@
 //!
 //! This is the whole of the kernel core's contact with the hardware; everything it decides
 //! is in `kcore`.
-#![cfg_attr(
-    not(feature = "ktest"),
-    allow(
-        dead_code,
-        reason = "the normal boot starts sigma0 and the root task once they exist; until then only test scenarios run user programs"
-    )
-)]
 
 use alloc::vec::Vec;
 
@@ -35,6 +28,18 @@ impl TaskSpace {
     /// The tables, to activate the space before running one of its threads.
     pub fn user_space(&mut self) -> &mut UserSpace {
         &mut self.space
+    }
+
+    /// Map a kernel frame every task may read (the kernel interface page) read-only at
+    /// `address`; the frame stays the kernel's.
+    pub fn map_shared_read_only(&mut self, address: u64, frame: u64) -> Result<(), OutOfMemory> {
+        // SAFETY: the frame holds only what every task may read and the kernel never frees it;
+        // EL0 cannot write it (read-only).
+        unsafe {
+            self.space
+                .map_page(address, frame, user_space::Rights::READ_ONLY)
+        }
+        .map_err(|_| OutOfMemory)
     }
 
     /// Give the space a zeroed frame of its own at user page `page` with `rights`; the frame
@@ -196,6 +201,10 @@ impl Machine for HardwareMachine {
 
     fn set_interrupt_masked(&mut self, line: u16, masked: bool) {
         crate::system::set_line_masked(line, masked);
+    }
+
+    fn sigma0_memory(&mut self, address: u64) -> Option<(Frame, Rights)> {
+        crate::user_level::sigma0_memory(address)
     }
 
     fn debug_write(&mut self, thread: ThreadId, text: &[u8]) {

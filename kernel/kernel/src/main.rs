@@ -26,6 +26,7 @@ mod memory;
 mod psci;
 mod system;
 mod timer;
+mod user_level;
 mod user_mode;
 mod user_space;
 

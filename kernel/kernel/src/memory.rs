@@ -314,3 +314,35 @@ fn grow_heap(heap: &mut Heap<32>, layout: &Layout) {
 pub fn heap_bytes() -> u64 {
     HEAP_BYTES.load(Ordering::Relaxed)
 }
+
+/// Take every free frame beyond `keep` out of the frame allocator, for sigma0, and record the
+/// runs in `runs` (merged where contiguous). Returns how many runs were filled; if `runs` is
+/// full, the rest stays with the kernel.
+pub fn carve_for_sigma0(keep: usize, runs: &mut [PhysicalRange]) -> usize {
+    with_frames(|frames| {
+        let mut count = 0usize;
+        while frames.free_frames() > keep {
+            let Some(frame) = frames.allocate() else {
+                break;
+            };
+            match count.checked_sub(1).and_then(|last| runs.get_mut(last)) {
+                Some(run) if run.end() == frame => run.size += FRAME_SIZE,
+                _ => match runs.get_mut(count) {
+                    Some(slot) => {
+                        *slot = PhysicalRange {
+                            base: frame,
+                            size: FRAME_SIZE,
+                        };
+                        count += 1;
+                    }
+                    None => {
+                        let _ = frames.free(frame);
+                        break;
+                    }
+                },
+            }
+        }
+        count
+    })
+    .unwrap_or(0)
+}

@@ -7,13 +7,6 @@
 //! attached to user drivers are masked and marked pending; [`resume`] feeds both into the
 //! core before deciding who runs. One kernel stack, events run to completion
 //! (docs/design/kernel-core.md).
-#![cfg_attr(
-    not(feature = "ktest"),
-    allow(
-        dead_code,
-        reason = "the normal boot starts sigma0 and the root task once they exist; until then only test scenarios run user programs"
-    )
-)]
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

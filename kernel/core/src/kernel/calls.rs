@@ -299,6 +299,9 @@ impl<M: Machine> Kernel<M> {
     /// pager and waits for the reply (a call). Without a pager it is halted.
     pub fn page_fault(&mut self, address: u64, access: Access, pc: u64) {
         let Some(thread) = self.current else { return };
+        if self.sigma0_fault(thread, address) {
+            return self.reschedule();
+        }
         let access = match access {
             Access::Read => abi::message::Rights::READ,
             Access::Write => abi::message::Rights::WRITE,
@@ -323,6 +326,25 @@ impl<M: Machine> Kernel<M> {
             },
         );
         self.reschedule();
+    }
+
+    /// sigma0's own faults are the kernel's to answer: its address space maps physical memory
+    /// 1:1, and a fault on a page the machine lets it have (its conventional memory, the
+    /// initrd, the device tree) installs that page as a root mapping. Returns whether the
+    /// fault was resolved (the thread then retries the access).
+    fn sigma0_fault(&mut self, thread: ThreadSlot, address: u64) -> bool {
+        let Some(tcb) = self.thread(thread) else {
+            return false;
+        };
+        if tcb.id.task() != ThreadId::SIGMA0.task() || !tcb.pager.is_nil() {
+            return false;
+        }
+        let Some((frame, rights)) = self.machine.sigma0_memory(address) else {
+            return false;
+        };
+        let page = Page(address >> 12);
+        self.insert_root_mapping(ThreadId::SIGMA0.task(), page, frame, rights)
+            .is_ok()
     }
 
     /// The current thread took an exception (undefined instruction, alignment, breakpoint, an

@@ -109,6 +109,9 @@ pub trait Machine {
     ) -> Result<(), UserFault>;
     /// Mask or unmask an interrupt line at the interrupt controller.
     fn set_interrupt_masked(&mut self, line: u16, masked: bool);
+    /// What sigma0 may have at physical address `address`, mapped 1:1: the frame and the
+    /// rights of its root mapping, or `None` if the address is not memory the kernel gave it.
+    fn sigma0_memory(&mut self, address: u64) -> Option<(Frame, Rights)>;
     /// kernel_debug_write: show `text` from `thread` on the kernel console.
     fn debug_write(&mut self, thread: ThreadId, text: &[u8]);
 }

@@ -153,6 +153,13 @@ impl Machine for FakeMachine {
         self.masked.insert(line, masked);
     }
 
+    fn sigma0_memory(&mut self, address: u64) -> Option<(Frame, Rights)> {
+        // The fake machine gives sigma0 [0x8000_0000, 0x8010_0000).
+        (0x8000_0000..0x8010_0000)
+            .contains(&address)
+            .then_some((Frame(address >> 12), Rights::ALL))
+    }
+
     fn debug_write(&mut self, thread: ThreadId, text: &[u8]) {
         self.console.push((thread, text.to_vec()));
     }
@@ -1240,4 +1247,27 @@ fn a_propagated_message_is_refused_until_propagation_is_implemented() {
         IpcArguments::send(server, propagated, [0; 7], Timeouts::ZERO),
     );
     assert_eq!(error_of(&kernel, root), CallError::NotPermitted.code());
+}
+
+#[test]
+fn sigma0s_own_faults_map_its_memory_one_to_one_and_nothing_else() {
+    let (mut kernel, sigma0, _root) = boot();
+    run(&mut kernel, sigma0);
+    kernel.page_fault(0x8000_5123, Access::Write, 0x1000);
+    assert_eq!(
+        state(&kernel, sigma0),
+        ThreadState::Ready,
+        "resolved by the kernel"
+    );
+    assert_eq!(
+        kernel.lookup_mapping(SIGMA0, Page(0x8_0005)),
+        Some((Frame(0x8_0005), Rights::ALL))
+    );
+    kernel.page_fault(0x9000_0000, Access::Read, 0x1000);
+    assert_eq!(
+        state(&kernel, sigma0),
+        ThreadState::Halted,
+        "outside its memory: halted"
+    );
+    kernel.check_invariants().unwrap();
 }
