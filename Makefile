@@ -18,7 +18,7 @@ CARGO         ?= cargo
 QEMU_FLAGS = --cpu $(CPU) --memory $(MEM) --gic $(GIC) --smp $(SMP) $(if $(filter 2,$(EL)),--el2) \
              --bootargs "$(BOOTARGS)"
 
-.PHONY: all setup build images run test debug check clean
+.PHONY: all setup build images run test debug bench check clean
 
 all: build
 
@@ -26,7 +26,9 @@ setup:
 	@bash scripts/setup.sh
 
 # Two kernel images: the one `make run` boots, and the test image with the ktest scenarios;
-# two initrds: images/initrd, and the same plus the EL0 test programs (ping, pong).
+# three initrds: images/initrd plus sigma0 and the root task (staged in initrd-root), the
+# same plus the EL0 test programs (ping, pong, fuzz), and images/initrd plus the benchmark
+# programs (bench-client, bench-server) for `make bench`.
 images: setup
 	$(CARGO) build --release -p mkimage
 	$(CARGO) build --release -p kernel --target $(KERNEL_TARGET) --features ktest
@@ -36,13 +38,24 @@ images: setup
 	$(CARGO) build --release -p kernel --target $(KERNEL_TARGET)
 	cp $(KERNEL_ELF) $(IMAGES)/kernel.elf
 	target/release/mkimage kernel-image $(IMAGES)/kernel.elf $(IMAGES)/kernel.bin
-	target/release/mkimage initrd images/initrd $(IMAGES)/initrd.cpio
+	$(CARGO) build --release -p sigma0 -p roottask --target $(USER_TARGET)
+	rm -rf $(IMAGES)/initrd-root && mkdir -p $(IMAGES)/initrd-root
+	cp -R images/initrd/. $(IMAGES)/initrd-root/
+	cp target/$(USER_TARGET)/release/sigma0 target/$(USER_TARGET)/release/roottask \
+	    $(IMAGES)/initrd-root/
+	target/release/mkimage initrd $(IMAGES)/initrd-root $(IMAGES)/initrd.cpio
 	$(CARGO) build --release -p ktest-programs --target $(USER_TARGET)
 	rm -rf $(IMAGES)/test-initrd && mkdir -p $(IMAGES)/test-initrd
-	cp -R images/initrd/. $(IMAGES)/test-initrd/
+	cp -R $(IMAGES)/initrd-root/. $(IMAGES)/test-initrd/
 	cp target/$(USER_TARGET)/release/ping target/$(USER_TARGET)/release/pong \
 	    target/$(USER_TARGET)/release/fuzz $(IMAGES)/test-initrd/
 	target/release/mkimage initrd $(IMAGES)/test-initrd $(IMAGES)/test-initrd.cpio
+	$(CARGO) build --release -p bench-programs --target $(USER_TARGET)
+	rm -rf $(IMAGES)/bench-initrd && mkdir -p $(IMAGES)/bench-initrd
+	cp -R images/initrd/. $(IMAGES)/bench-initrd/
+	cp target/$(USER_TARGET)/release/bench-client target/$(USER_TARGET)/release/bench-server \
+	    $(IMAGES)/bench-initrd/
+	target/release/mkimage initrd $(IMAGES)/bench-initrd $(IMAGES)/bench-initrd.cpio
 
 build: images
 	$(CARGO) build --release -p harness --bin qemu
@@ -55,6 +68,12 @@ debug: build
 	target/release/qemu --debug --symbols $(IMAGES)/kernel.elf --kernel $(IMAGES)/kernel.bin \
 	    --initrd $(IMAGES)/initrd.cpio $(QEMU_FLAGS)
 
+# Kernel microbenchmarks under -icount (docs/performance.md): prints a table and writes
+# target/bench/kernel.json. ITERATIONS=N overrides the count of each loop (default 100000).
+bench: images
+	$(CARGO) build --release -p harness --bin bench
+	target/release/bench $(if $(ITERATIONS),--iterations $(ITERATIONS))
+
 # Host unit tests of every pure crate, then the QEMU boot tests (tests/harness/tests).
 test: build
 	$(CARGO) test --workspace --exclude kernel
@@ -63,7 +82,8 @@ check: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --exclude kernel --all-targets -- -D warnings
 	$(CARGO) clippy -p kernel --target $(KERNEL_TARGET) --features ktest -- -D warnings
-	$(CARGO) clippy -p libl4 -p rt -p ktest-programs --target $(USER_TARGET) -- -D warnings
+	$(CARGO) clippy -p libl4 -p rt -p ktest-programs -p bench-programs -p sigma0 -p roottask \
+	    --target $(USER_TARGET) -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -16,9 +16,11 @@ use crate::machine::HardwareMachine;
 use crate::memory;
 
 /// Where every boot program's UTCB area starts (16 MiB: one 4 KiB UTCB per thread number).
-pub const UTCB_AREA: u64 = 0x7000_0000;
+/// Boot programs keep their UTCBs, stack and kernel interface page high in the user half,
+/// far above any RAM of QEMU `virt`, because sigma0 maps physical memory 1:1 below them.
+pub const UTCB_AREA: u64 = 0x7F00_0000_0000;
 /// The initial stack pointer of thread 0 (the stack grows down from here).
-pub const STACK_TOP: u64 = 0x8000_0000;
+pub const STACK_TOP: u64 = 0x7F80_0000_0000;
 /// Stack pages mapped below [`STACK_TOP`].
 pub const STACK_PAGES: u64 = 16;
 

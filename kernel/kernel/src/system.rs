@@ -86,24 +86,27 @@ fn save_current(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
 /// Sort a synchronous exception from EL0 into the kernel core's events.
 fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
     let syndrome = Syndrome::new(frame.esr);
-    let translation_or_permission = matches!(
-        syndrome.fault_status(),
-        Some(
-            FaultStatus::Translation { .. }
-                | FaultStatus::Permission { .. }
-                | FaultStatus::AccessFlag { .. }
+    // Only translation, permission and access-flag aborts are page faults a pager can fix.
+    let pager_can_fix = |syndrome: Syndrome| {
+        matches!(
+            syndrome.fault_status(),
+            Some(
+                FaultStatus::Translation { .. }
+                    | FaultStatus::Permission { .. }
+                    | FaultStatus::AccessFlag { .. }
+            )
         )
-    );
+    };
     match syndrome.class() {
-        ExceptionClass::Svc64
-            if cfg!(feature = "ktest") && syndrome.immediate() == Some(TEST_RAISE_INTERRUPT) =>
-        {
-            raise_for_test(kernel, frame.x[0]);
-        }
         ExceptionClass::Svc64 => {
-            kernel.kernel_call(syndrome.immediate().unwrap_or(0), frame.esr, frame.far)
+            let immediate = syndrome.immediate().unwrap_or(0);
+            if cfg!(feature = "ktest") && immediate == TEST_RAISE_INTERRUPT {
+                raise_for_test(kernel, frame.x[0]);
+            } else {
+                kernel.kernel_call(immediate, frame.esr, frame.far);
+            }
         }
-        ExceptionClass::DataAbortLowerEL if translation_or_permission => {
+        ExceptionClass::DataAbortLowerEL if pager_can_fix(syndrome) => {
             let access = if syndrome.is_write() {
                 Access::Write
             } else {
@@ -111,7 +114,7 @@ fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
             };
             kernel.page_fault(frame.far, access, frame.elr);
         }
-        ExceptionClass::InstructionAbortLowerEL if translation_or_permission => {
+        ExceptionClass::InstructionAbortLowerEL if pager_can_fix(syndrome) => {
             kernel.page_fault(frame.far, Access::Execute, frame.elr)
         }
         _ => kernel.exception(frame.esr, frame.far),

@@ -20,8 +20,9 @@ use crate::layout::linear;
 use crate::machine::HardwareMachine;
 use crate::{boot_programs, memory, system, timer};
 
-/// Where the kernel interface page appears in sigma0 and the root task.
-pub const KIP_ADDRESS: u64 = 0x6FFF_F000;
+/// Where the kernel interface page appears in sigma0 and the root task: just below the UTCB
+/// area, out of the way of sigma0's 1:1 view of physical memory.
+pub const KIP_ADDRESS: u64 = crate::boot_programs::UTCB_AREA - 0x1000;
 
 /// The most runs of conventional memory sigma0 gets (QEMU's RAM yields one or two).
 const MAX_RUNS: usize = 32;

@@ -5,27 +5,35 @@
 //! client measures and prints one `BENCH` line per figure and `BENCH-DONE`; the run ends
 //! when no thread can run any more. The iteration count comes from the boot argument
 //! `bench.iterations=N` (default: the client's own, 100 000) and reaches the client in its
-//! UTCB's user handle, written here before it starts. The task numbers are those of
-//! `tests/bench-programs` (`SERVER_TASK`, `CLIENT_TASK`).
+//! UTCB's user handle, written here before it starts, together with a flag saying that the
+//! GIC distributor's first page is mapped into the client for the interrupt figure. The
+//! constants below are those of `tests/bench-programs` (`SERVER_TASK`, `CLIENT_TASK`,
+//! `GIC_DISTRIBUTOR_WINDOW`, `HANDLE_DISTRIBUTOR_MAPPED`).
 
 use abi::ThreadId;
 use abi::utcb::Utcb;
-use devicetree::{Machine, boot_argument};
+use devicetree::{InterruptController, Machine, boot_argument};
 use kcore::boot_modules::Initrd;
+use kcore::frame_allocator::FRAME_SIZE;
 use kcore::kernel::Machine as _;
+use kcore::mapdb::{Frame, Page, Rights};
 
 use crate::layout::linear;
 use crate::machine::HardwareMachine;
 
 const SERVER_TASK: u16 = 3;
 const CLIENT_TASK: u16 = 4;
+/// Where the client finds the GIC distributor's first page (`GIC_DISTRIBUTOR_WINDOW`).
+const DISTRIBUTOR_WINDOW: u64 = 0x2000_0000;
+/// Set in the user handle when the window is mapped (`HANDLE_DISTRIBUTOR_MAPPED`).
+const DISTRIBUTOR_MAPPED: u64 = 1 << 63;
 
 /// Start the benchmark tasks and run them; returns only if they cannot start.
 pub fn run(machine: &Machine<'static>) -> Result<(), &'static str> {
     let iterations = match boot_argument(machine.bootargs, "bench.iterations") {
         None => 0,
         Some(text) => match text.parse::<u64>() {
-            Ok(count) if count > 0 => count,
+            Ok(count) if count > 0 && count <= u64::from(u32::MAX) => count,
             _ => return Err("bench.iterations= wants a positive number"),
         },
     };
@@ -47,6 +55,26 @@ pub fn run(machine: &Machine<'static>) -> Result<(), &'static str> {
             .map_err(|_| "bench-server did not start")?;
     let client = crate::boot_programs::start(&mut kernel, CLIENT_TASK, server, &client_program)
         .map_err(|_| "bench-client did not start")?;
+    // The interrupt-delivery figure: the client pends an unused SPI itself by writing the
+    // distributor's GICD_ISPENDR, so it gets the distributor's first page, read-write. Only
+    // this benchmark scenario hands device registers of the kernel's to a user task.
+    let distributor = match machine.interrupt_controller {
+        InterruptController::GicV2 { distributor, .. }
+        | InterruptController::GicV3 { distributor, .. } => distributor.base,
+    };
+    let mapped = kernel
+        .insert_root_mapping(
+            CLIENT_TASK,
+            Page(DISTRIBUTOR_WINDOW / FRAME_SIZE),
+            Frame(distributor / FRAME_SIZE),
+            Rights::READ | Rights::WRITE,
+        )
+        .is_ok();
+    let handle = if mapped {
+        iterations | DISTRIBUTOR_MAPPED
+    } else {
+        iterations
+    };
     let utcb = kernel
         .lookup(client)
         .and_then(|slot| kernel.thread(slot))
@@ -59,7 +87,7 @@ pub fn run(machine: &Machine<'static>) -> Result<(), &'static str> {
         .write_user(
             space,
             utcb + Utcb::OFFSET_USER_HANDLE as u64,
-            &iterations.to_le_bytes(),
+            &handle.to_le_bytes(),
         )
         .map_err(|_| "cannot write bench-client's UTCB")?;
     kprintln!("ktest: started bench-server as {server} and bench-client as {client}");

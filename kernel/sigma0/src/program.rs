@@ -1,0 +1,161 @@
+//! sigma0's behaviour; built only for the bare-metal target (see main.rs).
+
+use abi::call::ipc::{IpcArguments, IpcReturnValues, ReceiveSpecifier};
+use abi::kernel_interface_page::KernelInterfacePage;
+use abi::message::item::MapItem;
+use abi::protocol::PageFault;
+use abi::{Fpage, MessageTag, ReturnError, Rights, ThreadId, Timeouts, TypedItem};
+use libl4::debug_println;
+use sigma0::{PAGE_SIZE, PageCursor, conventional_bytes};
+
+/// The label of sigma0's replies (the kernel ignores it in a page-fault reply).
+const REPLY_LABEL: u16 = 0;
+
+/// The program: what `_start` runs on thread 0.
+pub fn main() {
+    let page = kernel_interface_page();
+    let descriptors = page.memory_descriptors();
+    debug_println!(
+        "sigma0: {} MiB of conventional memory to hand out",
+        conventional_bytes(descriptors) >> 20
+    );
+    let mut pager = Pager {
+        cursor: PageCursor::new(descriptors),
+        pages: 0,
+        exhausted: 0,
+        unanswered: 0,
+        errors: 0,
+    };
+    let mut received = libl4::receive(ReceiveSpecifier::Any, Timeouts::NEVER);
+    loop {
+        received = match received {
+            Ok(message) => pager.handle(&message),
+            Err(error) => pager.ipc_failed(error),
+        };
+    }
+}
+
+/// sigma0's state: the free-page cursor and counts of what happened, which it logs only at
+/// powers of two (1, 2, 4, ...) so that the log stays short whatever a client does.
+struct Pager {
+    cursor: PageCursor<'static>,
+    /// Pages handed out.
+    pages: u64,
+    /// Page faults answered with no page because conventional memory was gone.
+    exhausted: u64,
+    /// Messages that got no reply: not a page fault, or one at an address no map reaches.
+    unanswered: u64,
+    /// Failed ipcs (a client gone before its reply, for example).
+    errors: u64,
+}
+
+impl Pager {
+    /// Answers `message` (or not) and waits for the next one.
+    fn handle(&mut self, message: &IpcReturnValues) -> Result<IpcReturnValues, ReturnError> {
+        // decode checks the label (0xFFE0 | rwx) and the shape.
+        if let Ok(fault) = PageFault::decode(message.tag, &message.words) {
+            let send_base = fault.address & !(PAGE_SIZE - 1);
+            // A send base the kernel would refuse gets no reply, and costs no page.
+            if MapItem::new(send_base, Fpage::NIL).is_ok() {
+                return self.hand_out_page(message.from, send_base);
+            }
+        }
+        self.unanswered += 1;
+        if self.unanswered.is_power_of_two() {
+            debug_println!(
+                "sigma0: {} messages left unanswered, the latest label {:#x} from {:?}",
+                self.unanswered,
+                message.tag.label(),
+                message.from
+            );
+        }
+        libl4::receive(ReceiveSpecifier::Any, Timeouts::NEVER)
+    }
+
+    /// Replies to the page fault of `client` with the next free page mapped read-write at
+    /// `send_base`, or with no items if there is none.
+    fn hand_out_page(
+        &mut self,
+        client: ThreadId,
+        send_base: u64,
+    ) -> Result<IpcReturnValues, ReturnError> {
+        let Some(reply) = self.cursor.next_page().and_then(|page| {
+            touch(page);
+            map_reply(client, send_base, page)
+        }) else {
+            self.exhausted += 1;
+            if self.exhausted.is_power_of_two() {
+                debug_println!(
+                    "sigma0: out of conventional memory after {} pages ({} faults unserved)",
+                    self.pages,
+                    self.exhausted
+                );
+            }
+            return libl4::reply_and_wait(client, REPLY_LABEL, []);
+        };
+        self.pages += 1;
+        // SAFETY: the one map item gives `client` read and write access to a page of
+        // conventional memory that sigma0 never hands out again and never uses itself (it only
+        // read one byte of it, in `touch`, before this ipc), so no Rust object of sigma0's can
+        // change under it. sigma0's acceptor stays the kernel's initial nil window: nothing
+        // received is mapped into sigma0. The message has two typed words, both in registers.
+        unsafe { libl4::ipc(&reply) }
+    }
+
+    /// Logs a failed ipc (at powers of two) and waits for the next message.
+    fn ipc_failed(&mut self, error: ReturnError) -> Result<IpcReturnValues, ReturnError> {
+        self.errors += 1;
+        if self.errors.is_power_of_two() {
+            debug_println!("sigma0: {} failed ipcs, the latest: {error}", self.errors);
+        }
+        libl4::receive(ReceiveSpecifier::Any, Timeouts::NEVER)
+    }
+}
+
+/// Reads a byte of the physical page `page` through sigma0's 1:1 window, so that the kernel
+/// maps the page into sigma0 (on sigma0's own fault) before sigma0 maps it on: a map item
+/// can only pass on what the sender has.
+fn touch(page: u64) {
+    // SAFETY: `page` lies in a conventional region of the kernel interface page, which the
+    // kernel maps at the same virtual address into sigma0 on first access; reading RAM has no
+    // side effects, and no Rust object of sigma0's lives there (its image, stack, UTCB and the
+    // kernel interface page are not conventional memory).
+    unsafe { core::ptr::read_volatile(page as *const u8) };
+}
+
+/// The reply-and-wait to `client` that maps the page `page` read-write at `send_base`.
+fn map_reply(client: ThreadId, send_base: u64, page: u64) -> Option<IpcArguments> {
+    let fpage = Fpage::page(page, Rights::READ_WRITE).ok()?;
+    let item = MapItem::new(send_base, fpage).ok()?;
+    let [first, second] = TypedItem::Map(item).encode();
+    let tag = MessageTag::new(REPLY_LABEL, 0, 2).ok()?;
+    Some(IpcArguments::reply_and_wait(
+        client,
+        tag,
+        [first, second, 0, 0, 0, 0, 0],
+    ))
+}
+
+/// The kernel interface page the kernel passed in x0, checked; halts sigma0 if it is missing
+/// or of another ABI, since without its memory map sigma0 has nothing to hand out.
+fn kernel_interface_page() -> &'static KernelInterfacePage {
+    let Some(address) = rt::kernel_interface_page_address() else {
+        fail("no kernel interface page")
+    };
+    if !address.is_multiple_of(KernelInterfacePage::SIZE as u64) {
+        fail("the kernel interface page is not page-aligned")
+    }
+    // SAFETY: the kernel maps the page read-only at `address` (aligned, checked above) for
+    // the task's lifetime and never changes it after boot; every bit pattern is a valid
+    // KernelInterfacePage (plain integers).
+    let page = unsafe { &*(address as *const KernelInterfacePage) };
+    if !page.is_compatible() {
+        fail("the kernel interface page is of another ABI")
+    }
+    page
+}
+
+fn fail(reason: &str) -> ! {
+    debug_println!("sigma0: FAIL {reason}");
+    libl4::halt_myself()
+}
