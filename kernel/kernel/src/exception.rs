@@ -1,13 +1,13 @@
-//! Exception entry from vectors.s: IRQs go to the interrupt dispatcher, synchronous
-//! exceptions from EL0 to the user-mode dispatcher; anything the kernel does not expect is
+//! Exception entry from vectors.s: IRQs go to the interrupt dispatcher, exceptions from EL0 to
+//! the kernel core (`system.rs`) once it runs; anything the kernel does not expect is
 //! reported, decoded, and the kernel stops.
 //!
 //! The report names the vector taken, the exception class and fault status decoded from
 //! ESR_EL1, FAR_EL1 (when valid), ELR_EL1, SPSR_EL1 and all general registers, so that a
-//! kernel bug can be understood from the serial log alone. User exceptions go to
-//! `user_mode`'s temporary dispatcher until kcore's kernel turns them into kernel calls and
-//! exception IPC to the thread's exception handler. An FIQ or SError from EL0 is still
-//! fatal: neither is used, so either means a broken machine or kernel.
+//! kernel bug can be understood from the serial log alone. While the kernel core runs, every
+//! EL0 exception and IRQ goes to `system::from_user`; the user-* test scenarios, which run
+//! EL0 code without the core, use `user_mode`'s small dispatcher instead. An FIQ or SError
+//! from EL0 is still fatal: neither is used, so either means a broken machine or kernel.
 
 use aarch64::exception::{SavedProgramStatus, Syndrome};
 use aarch64::trap_frame::TrapFrame;

@@ -7,9 +7,10 @@
 //! Exception level: vectors.s saves the frame on the kernel stack, `exception.rs` hands it
 //! here, and returning from the handler resumes EL0 with the (possibly changed) frame.
 //!
-//! **Temporary scaffolding.** Until kcore's kernel handles events (kernel calls, faults as
-//! exception IPC, preemption), the dispatcher here is all the EL0 exception routing there
-//! is, just enough for the ktest scenarios:
+//! **Test scaffolding.** The kernel core (`system.rs`) routes EL0 events whenever it runs;
+//! the dispatcher here serves only the user-* test scenarios, which check EL0 entry, user
+//! address spaces and ticks at EL0 without the core (they predate it; porting them onto the
+//! core and deleting this dispatcher is a follow-up):
 //!
 //! - `svc #0xF001`, kernel_debug_write with x0 = user address and x1 = length (at most
 //!   256; the ABI's final form reads the UTCB instead): the bytes, read with
