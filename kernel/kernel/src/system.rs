@@ -170,24 +170,18 @@ pub fn resume() -> ! {
             let kernel = guard.as_mut()?;
             feed_events(kernel);
             let current = kernel.current()?;
-            let thread = kernel.thread(current)?;
-            let frame = TrapFrame {
-                x: thread.context.x,
-                sp_el0: thread.context.sp,
-                elr: thread.context.pc,
-                spsr: thread.context.pstate,
-                ..TrapFrame::zeroed()
-            };
-            let (utcb, tls) = (thread.utcb, thread.context.tls);
             kernel.space_mut(current)?.user_space().activate();
-            Some((frame, utcb, tls))
+            let thread = kernel.thread(current)?;
+            arch::user::load_thread_registers(thread.utcb, thread.context.tls);
+            Some(&thread.context as *const kcore::kernel::UserContext)
         });
         match entry {
-            Some((frame, utcb, tls)) => {
-                arch::user::load_thread_registers(utcb, tls);
-                // No guard is held here: the lock was released at the end of the closure.
-                crate::user_mode::enter_user(&frame)
-            }
+            // SAFETY: the context belongs to the kernel core kept in SYSTEM, which only event
+            // handlers change; none runs before the `eret` (this CPU is alone and masks IRQs),
+            // so the pointer stays valid. The lock was released at the end of the closure; the
+            // thread's space is active and its TPIDRRO_EL0/TPIDR_EL0 are loaded; nothing on
+            // the kernel stack is needed again.
+            Some(context) => unsafe { arch::user::resume_user_context(context) },
             None => idle_once(),
         }
     }

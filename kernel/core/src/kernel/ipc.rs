@@ -12,6 +12,8 @@
 //! partner it woke runs next unless a higher-priority thread is ready (direct switch, as in
 //! L4), so a call/reply pair costs no queue operations beyond the wake-up.
 
+use alloc::boxed::Box;
+
 use abi::call::Call;
 use abi::call::ipc::{IpcArguments, ReceiveSpecifier};
 use abi::error::CallError;
@@ -57,10 +59,11 @@ pub enum ReplyKind {
     Exception,
 }
 
-/// A message in flight.
-struct Message {
+/// A message in flight: its tag and the kernel's word buffer, of which MR1..MR7 and the words
+/// the tag names are meaningful.
+struct Message<'words> {
     tag: MessageTag,
-    words: [u64; MESSAGE_WORDS],
+    words: &'words [u64; MESSAGE_WORDS],
 }
 
 /// Why a transfer failed, with the error each side gets.
@@ -300,11 +303,30 @@ impl<M: Machine> Kernel<M> {
         receiver: ThreadSlot,
         redirected: bool,
     ) -> Result<(), TransferError> {
-        let message = self.read_message(sender)?;
+        // The words travel in one buffer the kernel keeps, moved in and out by pointer: no
+        // message-sized value is zeroed or copied per transfer, only the words the tag names.
+        let mut words = self
+            .message_buffer
+            .take()
+            .unwrap_or_else(|| Box::new([0; MESSAGE_WORDS]));
+        let result = self.transfer_through(sender, receiver, redirected, &mut words);
+        self.message_buffer = Some(words);
+        result
+    }
+
+    fn transfer_through(
+        &mut self,
+        sender: ThreadSlot,
+        receiver: ThreadSlot,
+        redirected: bool,
+        words: &mut [u64; MESSAGE_WORDS],
+    ) -> Result<(), TransferError> {
+        let tag = self.read_message(sender, words)?;
+        let message = Message { tag, words };
         let sender_id = self.thread(sender).map_or(ThreadId::NIL, |tcb| tcb.id);
         let reply_kind = self
             .thread(receiver)
-            .and_then(|tcb| tcb.kernel_message)
+            .and_then(|tcb| tcb.kernel_message.as_ref())
             .map(|composed| composed.reply);
         self.carry_out_items(sender, receiver, &message, reply_kind.is_some())?;
         match reply_kind {
@@ -319,25 +341,29 @@ impl<M: Machine> Kernel<M> {
                 if redirected {
                     tag = tag.with_flags(tag.flags().union(TagFlags::REDIRECTED));
                 }
-                self.write_message(receiver, tag, &message.words, sender_id)?;
+                self.write_message(receiver, tag, message.words, sender_id)?;
             }
         }
         // A composed message has been delivered; its sender now waits for the reply.
         Ok(())
     }
 
-    /// The sender's message: a kernel-composed one, or its registers and UTCB.
-    fn read_message(&mut self, sender: ThreadSlot) -> Result<Message, TransferError> {
+    /// Read the sender's message into `words` and return its tag: a kernel-composed message,
+    /// or its registers and UTCB. Fills MR1..MR7 always (from registers) and beyond that only
+    /// the words the tag names.
+    fn read_message(
+        &mut self,
+        sender: ThreadSlot,
+        words: &mut [u64; MESSAGE_WORDS],
+    ) -> Result<MessageTag, TransferError> {
         let thread = self.thread(sender).ok_or(TransferError::OVERFLOW)?;
-        if let Some(composed) = thread.kernel_message {
-            return Ok(Message {
-                tag: composed.tag,
-                words: composed.words,
-            });
+        if let Some(composed) = thread.kernel_message.as_ref() {
+            let count = composed.tag.words().clamp(REGISTER_WORDS, MESSAGE_WORDS);
+            words[..count].copy_from_slice(&composed.words[..count]);
+            return Ok(composed.tag);
         }
         let tag = MessageTag::validate_for_send(thread.context.x[0])
             .map_err(|_| TransferError::OVERFLOW)?;
-        let mut words = [0u64; MESSAGE_WORDS];
         words[..REGISTER_WORDS].copy_from_slice(&thread.context.x[1..=REGISTER_WORDS]);
         let count = tag.words();
         if count > REGISTER_WORDS {
@@ -348,7 +374,7 @@ impl<M: Machine> Kernel<M> {
             self.read_user_words(sender, address, rest)
                 .map_err(|_| TransferError::FAULT_IN_SENDER)?;
         }
-        Ok(Message { tag, words })
+        Ok(tag)
     }
 
     /// Write a message into a receiver: MR0..MR7 into x0..x7, the rest into its UTCB, the

@@ -42,7 +42,9 @@ impl ThreadSlot {
     }
 }
 
-/// A thread's user registers as the trap path saved them.
+/// A thread's user registers as the trap path saved them. `repr(C)`: the EL1 glue restores a
+/// thread straight from here (x0..x30, SP, PC, PSTATE at the trap frame's offsets).
+#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct UserContext {
     /// x0..x30.
@@ -254,6 +256,8 @@ pub struct Kernel<M: Machine> {
     /// numbers never used are free for any task to create).
     inactive_owners: BTreeMap<u16, u16>,
     current: Option<ThreadSlot>,
+    /// The words of the message in flight (see `ipc::transfer`), kept between transfers.
+    message_buffer: Option<alloc::boxed::Box<[u64; ipc::MESSAGE_WORDS]>>,
     now: u64,
     ticks_per_second: u64,
     notices: VecDeque<Notice>,
@@ -294,6 +298,7 @@ impl<M: Machine> Kernel<M> {
             interrupts: BTreeMap::new(),
             inactive_owners: BTreeMap::new(),
             current: None,
+            message_buffer: None,
             now: 0,
             ticks_per_second: ticks_per_second.max(1),
             notices: VecDeque::new(),

@@ -11,6 +11,7 @@ use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use crate::layout::KERNEL_VIRTUAL_BASE;
 use aarch64::trap_frame;
+use kcore::kernel::UserContext;
 
 pub mod user;
 
@@ -75,12 +76,20 @@ const _: () = assert!(trap_frame::OFFSET_SPSR == trap_frame::OFFSET_ELR + 8);
 const _: () = assert!(trap_frame::OFFSET_FAR == trap_frame::OFFSET_ESR + 8);
 const _: () = assert!(trap_frame::TRAP_FRAME_SIZE.is_multiple_of(16));
 
+// resume_user_context loads x0..x30 with `ldp` pairs from offset 0 and PC, PSTATE as a pair.
+const _: () = assert!(core::mem::offset_of!(UserContext, x) == 0);
+const _: () = assert!(
+    core::mem::offset_of!(UserContext, pstate) == core::mem::offset_of!(UserContext, pc) + 8
+);
+
 global_asm!(
     include_str!("vectors.s"),
     FRAME_SIZE = const trap_frame::TRAP_FRAME_SIZE,
     OFFSET_X30 = const OFFSET_X30,
     OFFSET_ELR = const trap_frame::OFFSET_ELR,
     OFFSET_ESR = const trap_frame::OFFSET_ESR,
+    CONTEXT_SP = const core::mem::offset_of!(UserContext, sp),
+    CONTEXT_PC = const core::mem::offset_of!(UserContext, pc),
 );
 
 unsafe extern "C" {

@@ -24,6 +24,23 @@ unsafe extern "C" {
     /// vectors.s: copy `frame` to the top of the kernel stack (`stack_top`), point SP_EL1 at
     /// it and restore it with `eret`; see [`enter_user`].
     fn enter_user_frame(frame: *const TrapFrame, stack_top: u64) -> !;
+    /// vectors.s: reset SP_EL1 to `stack_top` and return to EL0 with the registers in
+    /// `context`; see [`resume_user_context`].
+    #[link_name = "resume_user_context"]
+    fn resume_user_context_asm(context: *const kcore::kernel::UserContext, stack_top: u64) -> !;
+}
+
+/// Return to EL0 straight from a thread's saved registers (no frame is built or copied):
+/// EL0t with interrupts unmasked and only the saved NZCV, the kernel stack abandoned.
+///
+/// # Safety
+/// `context` must stay valid and unchanged until the `eret` (interrupts are masked at once, and
+/// nothing else runs on this CPU); nothing on the kernel stack may be needed again (as for
+/// [`enter_user`]), and the thread's address space must be the active TTBR0.
+pub unsafe fn resume_user_context(context: *const kcore::kernel::UserContext) -> ! {
+    let stack_top = crate::layout::image_sections().stack.end;
+    // SAFETY: passed on from the caller; `stack_top` is the 16-byte aligned top of the stack.
+    unsafe { resume_user_context_asm(context, stack_top) }
 }
 
 /// Restore `frame` and `eret` to it, abandoning everything on the kernel stack: the stack

@@ -122,3 +122,39 @@ enter_user_frame:
     b.ne    4b
 3:  sub     sp, x1, #{FRAME_SIZE}
     b       exception_return
+
+// resume_user_context(context: *const UserContext, stack_top: u64) -> !
+//
+// x0: a thread's saved user registers (kcore::kernel::UserContext: x0..x30, then SP, PC,
+//     PSTATE at the offsets passed in); x1: the top of the kernel stack.
+// Restores the thread straight from where the kernel core keeps it, without copying a frame:
+// masks IRQs, resets SP_EL1 to the top of the stack (nothing on it survives an event), loads
+// ELR, SPSR (only NZCV of the saved PSTATE: EL0t with interrupts unmasked, always), SP_EL0
+// and the general registers, and returns to EL0.
+.global resume_user_context
+resume_user_context:
+    msr     daifset, #0b0010
+    mov     sp, x1
+    ldp     x2, x3, [x0, #{CONTEXT_PC}]
+    and     x3, x3, #0xf0000000
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldr     x2, [x0, #{CONTEXT_SP}]
+    msr     sp_el0, x2
+    ldp     x2, x3, [x0, #16 * 1]
+    ldp     x4, x5, [x0, #16 * 2]
+    ldp     x6, x7, [x0, #16 * 3]
+    ldp     x8, x9, [x0, #16 * 4]
+    ldp     x10, x11, [x0, #16 * 5]
+    ldp     x12, x13, [x0, #16 * 6]
+    ldp     x14, x15, [x0, #16 * 7]
+    ldp     x16, x17, [x0, #16 * 8]
+    ldp     x18, x19, [x0, #16 * 9]
+    ldp     x20, x21, [x0, #16 * 10]
+    ldp     x22, x23, [x0, #16 * 11]
+    ldp     x24, x25, [x0, #16 * 12]
+    ldp     x26, x27, [x0, #16 * 13]
+    ldp     x28, x29, [x0, #16 * 14]
+    ldr     x30, [x0, #16 * 15]
+    ldp     x0, x1, [x0]
+    eret
