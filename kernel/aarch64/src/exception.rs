@@ -207,14 +207,40 @@ impl ExceptionClass {
         ExceptionClass::Brk64,
     ];
 
-    /// The class with EC value `code` (bits above the 6-bit field are ignored).
-    pub fn from_code(code: u8) -> ExceptionClass {
-        let code = code & 0b11_1111;
-        ExceptionClass::NAMED
-            .iter()
-            .copied()
-            .find(|class| class.code() == code)
-            .unwrap_or(ExceptionClass::Other(code))
+    /// The class with EC value `code` (bits above the 6-bit field are ignored). A `match`,
+    /// not a search of [`NAMED`](Self::NAMED): this runs on every kernel entry.
+    pub const fn from_code(code: u8) -> ExceptionClass {
+        match code & 0b11_1111 {
+            0b00_0000 => ExceptionClass::Unknown,
+            0b00_0001 => ExceptionClass::TrappedWfiOrWfe,
+            0b00_0111 => ExceptionClass::TrappedFloatingPointAccess,
+            0b00_1101 => ExceptionClass::BranchTarget,
+            0b00_1110 => ExceptionClass::IllegalExecutionState,
+            0b01_0101 => ExceptionClass::Svc64,
+            0b01_0110 => ExceptionClass::Hvc64,
+            0b01_0111 => ExceptionClass::Smc64,
+            0b01_1000 => ExceptionClass::TrappedMsrMrs,
+            0b01_1001 => ExceptionClass::TrappedSve,
+            0b01_1100 => ExceptionClass::PointerAuthenticationFailure,
+            0b01_1101 => ExceptionClass::TrappedSme,
+            0b10_0000 => ExceptionClass::InstructionAbortLowerEL,
+            0b10_0001 => ExceptionClass::InstructionAbortCurrentEL,
+            0b10_0010 => ExceptionClass::PcAlignmentFault,
+            0b10_0100 => ExceptionClass::DataAbortLowerEL,
+            0b10_0101 => ExceptionClass::DataAbortCurrentEL,
+            0b10_0110 => ExceptionClass::SpAlignmentFault,
+            0b10_0111 => ExceptionClass::MemoryOperation,
+            0b10_1100 => ExceptionClass::TrappedFloatingPointException,
+            0b10_1111 => ExceptionClass::SError,
+            0b11_0000 => ExceptionClass::BreakpointLowerEL,
+            0b11_0001 => ExceptionClass::BreakpointCurrentEL,
+            0b11_0010 => ExceptionClass::SoftwareStepLowerEL,
+            0b11_0011 => ExceptionClass::SoftwareStepCurrentEL,
+            0b11_0100 => ExceptionClass::WatchpointLowerEL,
+            0b11_0101 => ExceptionClass::WatchpointCurrentEL,
+            0b11_1100 => ExceptionClass::Brk64,
+            other => ExceptionClass::Other(other),
+        }
     }
 
     /// The EC value of the class.

@@ -24,6 +24,8 @@ static RUNNING: AtomicBool = AtomicBool::new(false);
 static TICKS_FED: AtomicU64 = AtomicU64::new(0);
 /// Interrupt lines (INTID < 1024) that fired for user drivers and are not yet fed.
 static PENDING_LINES: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+/// Whether any bit of [`PENDING_LINES`] may be set: spares the common entry the scan.
+static ANY_LINE_PENDING: AtomicBool = AtomicBool::new(false);
 
 /// Whether EL0 exceptions belong to the kernel core (rather than the test scaffolding).
 pub fn is_running() -> bool {
@@ -49,6 +51,7 @@ fn user_line_fired(intid: u32) {
     interrupts::set_line_masked(intid, true);
     if let Some(word) = PENDING_LINES.get((intid / 64) as usize) {
         word.fetch_or(1 << (intid % 64), Ordering::AcqRel);
+        ANY_LINE_PENDING.store(true, Ordering::Release);
     }
 }
 
@@ -149,7 +152,8 @@ fn feed_events(kernel: &mut Kernel<HardwareMachine>) {
         TICKS_FED.fetch_add(1, Ordering::Relaxed);
         kernel.timer_tick();
     }
-    for (index, word) in PENDING_LINES.iter().enumerate() {
+    let lines_pending = ANY_LINE_PENDING.swap(false, Ordering::AcqRel);
+    for (index, word) in PENDING_LINES.iter().enumerate().filter(|_| lines_pending) {
         let mut lines = word.swap(0, Ordering::AcqRel);
         while lines != 0 {
             let bit = lines.trailing_zeros();
