@@ -136,12 +136,6 @@ impl<M: Machine> Kernel<M> {
         }
     }
 
-    /// After a receive phase that did not block: the running thread just continues, another
-    /// thread is woken.
-    pub(super) fn set_runnable(&mut self, thread: ThreadSlot) {
-        self.wake(thread);
-    }
-
     /// The running thread blocked after waking `partner` (a call): run the partner next
     /// unless a thread of higher priority is ready. L4's direct process switch.
     pub(super) fn switch_directly_to(&mut self, partner: Option<ThreadSlot>) {

@@ -212,13 +212,13 @@ impl<M: Machine> Kernel<M> {
     pub(super) fn receive(&mut self, thread: ThreadSlot, from: ReceiveFrom, timeout: Timeout) {
         if let Some(line) = self.pending_interrupt_for(thread, from) {
             self.deliver_interrupt(thread, line);
-            return self.set_runnable(thread);
+            return self.wake(thread);
         }
         if let ReceiveFrom::Thread(partner) = from
             && self.thread(partner).is_none()
         {
             self.fail_call(thread, Call::Ipc, CallError::ReceiveNonexistentPartner);
-            return self.set_runnable(thread);
+            return self.wake(thread);
         }
         // A receive that accepts its interrupts acknowledges them: they may fire again.
         for line in self.lines_accepted_by(thread, from) {
@@ -234,11 +234,11 @@ impl<M: Machine> Kernel<M> {
         match sender {
             Some(sender) => {
                 self.take_from_queue(thread, sender);
-                self.set_runnable(thread);
+                self.wake(thread);
             }
             None if timeout.is_zero() => {
                 self.fail_call(thread, Call::Ipc, CallError::ReceiveTimeout);
-                self.set_runnable(thread);
+                self.wake(thread);
             }
             None => {
                 if let Some(tcb) = self.thread_mut(thread) {

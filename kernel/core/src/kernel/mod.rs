@@ -527,11 +527,7 @@ impl<M: Machine> Kernel<M> {
 
     /// Pick the thread to run if none is chosen yet (boot, or after the current one blocked).
     pub fn schedule(&mut self) {
-        let current = self.current.filter(|&slot| {
-            self.thread(slot)
-                .is_some_and(|thread| thread.state == ThreadState::Ready)
-        });
-        self.current = self.scheduler.choose(current);
+        self.reschedule();
     }
 
     /// The timer: advance time, expire timeouts, account the tick to the running thread.
