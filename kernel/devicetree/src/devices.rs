@@ -8,9 +8,10 @@
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::machine::{InterruptController, Psci, PsciMethod, PsciVersion, Timer};
-use crate::range::MmioRange;
+use crate::range::{MmioRange, PhysRange, RangeList};
 use crate::tree::{
-    Interrupts, Node, Reg, Tree, any_compatible, is_compatible, string_property, u32_property,
+    Interrupts, Node, Reg, Tree, any_compatible, has_device_type, is_compatible, property,
+    string_property, u32_property,
 };
 
 /// Compatible strings of a GICv2 (and its GICv1 ancestors with the same register layout).
@@ -149,4 +150,55 @@ pub(crate) fn first_interrupt<'a, 'i, 'dt>(
     Interrupts::of(tree, node, &gic.node)?
         .map(|interrupts| interrupts.get(0))
         .transpose()
+}
+
+/// The MMIO of every device user-level drivers may have: each node with a `compatible` and a
+/// `reg`, outside `/cpus` and not a memory node, minus what the kernel drives itself (the GIC's
+/// registers and the console's). Ranges are page-aligned outward and merged; when the list is
+/// full the rest is left out (the kernel then simply has fewer devices to offer).
+pub(crate) fn user_devices(tree: &Tree<'_, '_, '_>, kernel_owned: &[MmioRange]) -> RangeList {
+    const PAGE: u64 = 4096;
+    let mut devices = RangeList::new();
+    for node in tree.nodes() {
+        let in_cpus = node
+            .parent()
+            .is_some_and(|parent| parent.name().is_ok_and(|name| name == "cpus"));
+        // Interrupt and MSI controllers (the GIC, its ITS or v2m frames) are the kernel's.
+        let controls_interrupts = property(&node, "interrupt-controller").is_some()
+            || property(&node, "msi-controller").is_some();
+        if in_cpus
+            || controls_interrupts
+            || has_device_type(&node, "memory")
+            || string_property(&node, "compatible")
+                .ok()
+                .flatten()
+                .is_none()
+        {
+            continue;
+        }
+        let Ok(Some(reg)) = Reg::of(&node) else {
+            continue;
+        };
+        for index in 0..reg.len() {
+            let Ok((base, size)) = reg.physical(index) else {
+                continue;
+            };
+            let start = base & !(PAGE - 1);
+            let Some(end) = base
+                .checked_add(size)
+                .and_then(|end| end.checked_next_multiple_of(PAGE))
+            else {
+                continue;
+            };
+            let range = PhysRange::new(start, end - start);
+            let owned = kernel_owned.iter().any(|kernel| {
+                kernel.base < range.base.saturating_add(range.size)
+                    && range.base < kernel.base.saturating_add(kernel.size)
+            });
+            if size > 0 && !owned && devices.push(range).is_err() {
+                return devices;
+            }
+        }
+    }
+    devices
 }

@@ -90,6 +90,28 @@ pub fn parse<'dt>(dtb: &'dt [u8], index_buffer: &mut [u8]) -> Result<Machine<'dt
     let timer = devices::timer(&tree, &gic)?;
     let psci = devices::psci(&tree)?;
     let chosen = chosen::chosen(&tree, &gic)?;
+    let mut kernel_owned = [MmioRange::new(0, 0); 4];
+    match &gic.controller {
+        InterruptController::GicV2 {
+            distributor,
+            cpu_interface,
+        } => {
+            kernel_owned[0] = *distributor;
+            kernel_owned[1] = *cpu_interface;
+        }
+        InterruptController::GicV3 {
+            distributor,
+            redistributors,
+            ..
+        } => {
+            kernel_owned[0] = *distributor;
+            kernel_owned[1] = *redistributors;
+        }
+    }
+    if let Some(console) = &chosen.console {
+        kernel_owned[2] = console.registers;
+    }
+    let devices = devices::user_devices(&tree, &kernel_owned);
 
     Ok(Machine {
         memory,
@@ -102,6 +124,7 @@ pub fn parse<'dt>(dtb: &'dt [u8], index_buffer: &mut [u8]) -> Result<Machine<'dt
         psci,
         bootargs: chosen.bootargs,
         initrd: chosen.initrd,
+        devices,
         dtb_size,
     })
 }

@@ -34,6 +34,9 @@ pub struct Machine<'dt> {
     pub bootargs: &'dt str,
     /// `/chosen/linux,initrd-start` .. `linux,initrd-end`, if both are present.
     pub initrd: Option<PhysRange>,
+    /// MMIO of the devices user-level drivers may have (page-aligned, merged): every device
+    /// with a `reg` except the GIC and the kernel's console.
+    pub devices: RangeList,
     /// The header's `totalsize`: how many bytes of memory the DTB occupies from its start
     /// address (which only the caller knows).
     pub dtb_size: u64,

@@ -262,3 +262,37 @@ fn machine_debug_output_shows_every_field_with_hexadecimal_addresses() {
         assert!(text.contains(expected), "{expected:?} missing from {text}");
     }
 }
+
+#[test]
+fn user_devices_list_the_boards_mmio_without_the_gic_and_the_console() {
+    for name in ["gicv2-512m-smp1.dtb", "gicv3-512m-smp4.dtb"] {
+        let machine = machine(name);
+        let devices: Vec<_> = machine.devices.iter().copied().collect();
+        let covers = |address: u64| devices.iter().any(|range| range.contains(address));
+        assert!(
+            covers(0x0901_0000),
+            "{name}: the PL031 RTC is a user device: {devices:?}"
+        );
+        assert!(
+            covers(0x0a00_0000),
+            "{name}: the virtio-mmio transports are user devices"
+        );
+        assert!(
+            !covers(0x0900_0000),
+            "{name}: the kernel's console is not offered"
+        );
+        assert!(
+            !covers(0x0800_0000),
+            "{name}: the GIC distributor is not offered"
+        );
+        assert!(
+            !covers(0x0802_0000) && !covers(0x0808_0000),
+            "{name}: nor its v2m frame or ITS (MSI controllers stay the kernel's)"
+        );
+        assert!(
+            devices
+                .iter()
+                .all(|range| range.base % 4096 == 0 && range.size % 4096 == 0)
+        );
+    }
+}

@@ -139,7 +139,16 @@ pub unsafe extern "C" fn kernel_main(
         base: facts.dtb_physical,
         size: facts.dtb_size,
     };
-    crate::user_level::start(initrd, dtb, summary.ram_bytes);
+    let mut devices = [PhysicalRange { base: 0, size: 0 }; 16];
+    let mut device_count = 0;
+    for (slot, device) in devices.iter_mut().zip(machine.devices.iter()) {
+        *slot = PhysicalRange {
+            base: device.base,
+            size: device.size,
+        };
+        device_count += 1;
+    }
+    crate::user_level::start(initrd, dtb, summary.ram_bytes, &devices[..device_count]);
     idle()
 }
 

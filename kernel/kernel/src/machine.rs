@@ -155,6 +155,16 @@ impl Machine for HardwareMachine {
             let _ = space.space.unmap_page(virt);
         }
         let physical = frame.0.checked_mul(FRAME_SIZE).ok_or(OutOfMemory)?;
+        if crate::user_level::is_device(physical) {
+            // SAFETY: device MMIO offered to user level (never the GIC or the kernel's console:
+            // the device tree reader leaves those out).
+            return unsafe {
+                space
+                    .space
+                    .map_device_page(virt, physical, rights_of(rights))
+            }
+            .map_err(|_| OutOfMemory);
+        }
         // SAFETY: the mapping database only installs frames that a root mapping gave to a
         // task (sigma0's memory, boot program pages): user memory, never kernel data.
         unsafe { space.space.map_page(virt, physical, rights_of(rights)) }.map_err(|_| OutOfMemory)

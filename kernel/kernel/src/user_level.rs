@@ -27,11 +27,29 @@ pub const KIP_ADDRESS: u64 = crate::boot_programs::UTCB_AREA - 0x1000;
 /// The most runs of conventional memory sigma0 gets (QEMU's RAM yields one or two).
 const MAX_RUNS: usize = 32;
 
+/// The most device regions offered to user level.
+const MAX_DEVICES: usize = 16;
+/// Device regions larger than this (flash, PCIe configuration space) are listed in the kernel
+/// interface page but not given to sigma0 yet: their root mappings would be large.
+const MAX_DEVICE_REGION: u64 = 1 << 20;
+
 /// The physical memory sigma0 may map 1:1, fixed at boot.
 struct Sigma0Memory {
     conventional: [PhysicalRange; MAX_RUNS],
     runs: usize,
     read_only: [PhysicalRange; 2],
+    devices: [PhysicalRange; MAX_DEVICES],
+    device_count: usize,
+}
+
+/// Whether physical address `address` is device MMIO offered to user level (mapped as device
+/// memory, never cached).
+pub fn is_device(address: u64) -> bool {
+    SIGMA0_MEMORY.get().is_some_and(|memory| {
+        memory.devices[..memory.device_count]
+            .iter()
+            .any(|range| range.base <= address && address < range.end())
+    })
 }
 
 static SIGMA0_MEMORY: Once<Sigma0Memory> = Once::new();
@@ -55,7 +73,12 @@ pub fn sigma0_memory(address: u64) -> Option<(Frame, Rights)> {
 
 /// If the initrd holds `sigma0` and `roottask`, start them and hand the CPU to the kernel
 /// core for good; otherwise return (the kernel then only takes timer ticks).
-pub fn start(initrd: Option<PhysicalRange>, dtb: PhysicalRange, ram_bytes: u64) {
+pub fn start(
+    initrd: Option<PhysicalRange>,
+    dtb: PhysicalRange,
+    ram_bytes: u64,
+    device_list: &[PhysicalRange],
+) {
     let Some(initrd_range) = initrd else { return };
     // SAFETY: the initrd's frames are reserved and never written; the linear map is permanent.
     let bytes = unsafe {
@@ -87,10 +110,18 @@ pub fn start(initrd: Option<PhysicalRange>, dtb: PhysicalRange, ram_bytes: u64) 
         }
     };
     let read_only = [page_align(initrd_range), page_align(dtb)];
+    let mut devices = [PhysicalRange { base: 0, size: 0 }; MAX_DEVICES];
+    let mut device_count = 0;
+    for (slot, device) in devices.iter_mut().zip(device_list) {
+        *slot = page_align(*device);
+        device_count += 1;
+    }
     let memory = SIGMA0_MEMORY.call_once(|| Sigma0Memory {
         conventional,
         runs,
         read_only,
+        devices,
+        device_count,
     });
 
     let Some(kip_frame) = build_kernel_interface_page(memory) else {
@@ -107,6 +138,7 @@ pub fn start(initrd: Option<PhysicalRange>, dtb: PhysicalRange, ram_bytes: u64) 
                     KIP_ADDRESS,
                     kip_frame,
                 )?;
+                give_devices_to_sigma0(&mut kernel, memory)?;
                 let root = boot_programs::start(
                     &mut kernel,
                     ThreadId::ROOT_TASK.task(),
@@ -138,6 +170,34 @@ pub fn start(initrd: Option<PhysicalRange>, dtb: PhysicalRange, ram_bytes: u64) 
     }
 }
 
+/// sigma0 owns the device registers offered to user level from the start (root mappings, 1:1,
+/// device memory): unlike RAM it cannot touch a register to fault it in, since a read may
+/// have side effects. Regions above [`MAX_DEVICE_REGION`] wait for a use.
+fn give_devices_to_sigma0(
+    kernel: &mut Kernel<HardwareMachine>,
+    memory: &Sigma0Memory,
+) -> Result<(), boot_programs::LoadError> {
+    for device in memory.devices[..memory.device_count]
+        .iter()
+        .filter(|device| device.size <= MAX_DEVICE_REGION)
+    {
+        let mut page = device.base;
+        while page < device.end() {
+            let frame = Frame(page / FRAME_SIZE);
+            kernel
+                .insert_root_mapping(
+                    ThreadId::SIGMA0.task(),
+                    kcore::mapdb::Page(page / FRAME_SIZE),
+                    frame,
+                    Rights::READ | Rights::WRITE,
+                )
+                .map_err(boot_programs::LoadError::Map)?;
+            page += FRAME_SIZE;
+        }
+    }
+    Ok(())
+}
+
 /// The kernel interface page in a frame of its own: ABI version, timer frequency, and the
 /// memory map sigma0 hands out from.
 fn build_kernel_interface_page(memory: &Sigma0Memory) -> Option<u64> {
@@ -161,6 +221,17 @@ fn build_kernel_interface_page(memory: &Sigma0Memory) -> Option<u64> {
         dtb.size,
         MemoryKind::DeviceTree,
     ));
+    // Only the device regions sigma0 was given (see `give_devices_to_sigma0`).
+    for device in memory.devices[..memory.device_count]
+        .iter()
+        .filter(|device| device.size <= MAX_DEVICE_REGION)
+    {
+        let _ = page.push_memory_descriptor(MemoryDescriptor::new(
+            device.base,
+            device.size,
+            MemoryKind::Device,
+        ));
+    }
     // SAFETY: the frame was just allocated and the linear map covers it read-write; the KIP is
     // a 4 KiB repr(C) value, exactly one frame.
     unsafe { (linear(frame) as *mut KernelInterfacePage).write(page) };

@@ -306,7 +306,38 @@ impl UserSpace {
     /// (taken from the frame allocator for user memory, not kernel data, tables or the
     /// image): EL0 can read it, and with `write` change it at any time.
     pub unsafe fn map_page(&mut self, virt: u64, frame: u64, rights: Rights) -> Result<(), Error> {
-        let attributes = rights.attributes()?;
+        // SAFETY: passed on from the caller.
+        unsafe { self.map_page_as(virt, frame, rights, MemoryType::Normal) }
+    }
+
+    /// [`map_page`](Self::map_page) for device registers: Device-nGnRE memory (never
+    /// cached, never executable: an executable request is refused).
+    ///
+    /// # Safety
+    /// `frame` must be device MMIO the kernel does not drive itself.
+    pub unsafe fn map_device_page(
+        &mut self,
+        virt: u64,
+        frame: u64,
+        rights: Rights,
+    ) -> Result<(), Error> {
+        // SAFETY: passed on from the caller.
+        unsafe { self.map_page_as(virt, frame, rights, MemoryType::Device) }
+    }
+
+    /// # Safety
+    /// As for [`map_page`](Self::map_page) or [`map_device_page`](Self::map_device_page).
+    unsafe fn map_page_as(
+        &mut self,
+        virt: u64,
+        frame: u64,
+        rights: Rights,
+        memory: MemoryType,
+    ) -> Result<(), Error> {
+        let attributes = Attributes {
+            memory,
+            ..rights.attributes()?
+        };
         check_user_page(virt)?;
         if !frame.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Misaligned);
@@ -350,8 +381,16 @@ impl UserSpace {
     /// instead); nothing was changed.
     pub fn protect_page(&mut self, virt: u64, rights: Rights) -> Result<(), Error> {
         check_user_page(virt)?;
-        let attributes = rights.attributes()?;
         let (frame, current) = self.lookup(virt).ok_or(Error::NotMapped)?;
+        // Device registers stay device memory, RAM stays RAM: only the rights change.
+        let memory = page_table::translate(self.root, &mut FrameTables, virt)
+            .map_or(MemoryType::Normal, |translation| {
+                translation.attributes.memory
+            });
+        let attributes = Attributes {
+            memory,
+            ..rights.attributes()?
+        };
         if !current.includes(rights) {
             return Err(Error::WouldAddRights);
         }

@@ -10,6 +10,8 @@ use sigma0::{PAGE_SIZE, PageCursor, conventional_bytes};
 
 /// The label of sigma0's replies (the kernel ignores it in a page-fault reply).
 const REPLY_LABEL: u16 = 0;
+/// How many device pages sigma0 keeps track of having given out.
+const MAX_DEVICE_PAGES: usize = 64;
 
 /// The program: what `_start` runs on thread 0.
 pub fn main() {
@@ -20,6 +22,9 @@ pub fn main() {
         conventional_bytes(descriptors) >> 20
     );
     let mut pager = Pager {
+        devices: descriptors,
+        devices_given: [0; MAX_DEVICE_PAGES],
+        devices_given_count: 0,
         cursor: PageCursor::new(descriptors),
         pages: 0,
         exhausted: 0,
@@ -38,6 +43,11 @@ pub fn main() {
 /// sigma0's state: the free-page cursor and counts of what happened, which it logs only at
 /// powers of two (1, 2, 4, ...) so that the log stays short whatever a client does.
 struct Pager {
+    /// The memory map, for its device regions.
+    devices: &'static [abi::kernel_interface_page::MemoryDescriptor],
+    /// Device pages already handed out (first come, first served; never twice).
+    devices_given: [u64; MAX_DEVICE_PAGES],
+    devices_given_count: usize,
     cursor: PageCursor<'static>,
     /// Pages handed out.
     pages: u64,
@@ -53,6 +63,9 @@ impl Pager {
     /// Answers `message` (or not) and waits for the next one.
     fn handle(&mut self, message: &IpcReturnValues) -> Result<IpcReturnValues, ReturnError> {
         // decode checks the label (0xFFE0 | rwx) and the shape.
+        if message.tag.label() == abi::protocol::SIGMA0_LABEL && message.tag.untyped_words() == 1 {
+            return self.hand_out_device_page(message.from, message.words[0]);
+        }
         if let Ok(fault) = PageFault::decode(message.tag, &message.words) {
             let send_base = fault.address & !(PAGE_SIZE - 1);
             // A send base the kernel would refuse gets no reply, and costs no page.
@@ -99,6 +112,38 @@ impl Pager {
         // read one byte of it, in `touch`, before this ipc), so no Rust object of sigma0's can
         // change under it. sigma0's acceptor stays the kernel's initial nil window: nothing
         // received is mapped into sigma0. The message has two typed words, both in registers.
+        unsafe { libl4::ipc(&reply) }
+    }
+
+    /// The sigma0 protocol's device request (label `SIGMA0_LABEL`, MR1 = the physical address
+    /// of a device register page): map that page read-write to `client`, into the receive
+    /// window of its choice, if it is a page of a Device region of the memory map and nobody
+    /// has it yet; otherwise reply with no items. sigma0 never touches device registers (a
+    /// read may have side effects): the kernel gave it the device pages at boot.
+    fn hand_out_device_page(
+        &mut self,
+        client: ThreadId,
+        address: u64,
+    ) -> Result<IpcReturnValues, ReturnError> {
+        let page = address & !(PAGE_SIZE - 1);
+        let is_device = self.devices.iter().any(|descriptor| {
+            descriptor.kind() == Some(abi::kernel_interface_page::MemoryKind::Device)
+                && descriptor.base <= page
+                && page < descriptor.base.saturating_add(descriptor.size)
+        });
+        let given = self.devices_given[..self.devices_given_count].contains(&page);
+        let slot = self.devices_given.get_mut(self.devices_given_count);
+        let reply = match (is_device && !given, slot) {
+            (true, Some(slot)) => map_reply(client, 0, page).map(|reply| (reply, slot)),
+            _ => None,
+        };
+        let Some((reply, slot)) = reply else {
+            return libl4::reply_and_wait(client, REPLY_LABEL, []);
+        };
+        *slot = page;
+        self.devices_given_count += 1;
+        // SAFETY: the one map item gives `client` device registers sigma0 never maps to anyone
+        // else and never uses itself; nothing is mapped into sigma0 (its acceptor is nil).
         unsafe { libl4::ipc(&reply) }
     }
 

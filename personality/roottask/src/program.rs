@@ -32,6 +32,7 @@ pub fn main() {
         }
     }
     debug_println!("roottask: {PAGES} pages from sigma0, all read back");
+    device_from_sigma0();
     libl4::halt_myself()
 }
 
@@ -44,4 +45,57 @@ fn word(index: u64) -> *mut u64 {
 /// What page `index` holds: distinct per page and unlike zero-filled memory.
 fn pattern(index: u64) -> u64 {
     0x5157_0000_0000_0000 | (index << 16) | 0xACE
+}
+
+/// Where the root task receives a device register page.
+const DEVICE_WINDOW: u64 = 0x3000_0000;
+
+/// Ask sigma0 for device registers: the first page of each Device region of the memory map in
+/// turn, until sigma0 maps one into the receive window at [`DEVICE_WINDOW`]. (Drivers will
+/// ask for their own devices' pages the same way; the root task only shows the path.)
+fn device_from_sigma0() {
+    let Some(address) = rt::kernel_interface_page_address() else {
+        debug_println!("roottask: FAIL no kernel interface page");
+        libl4::halt_myself()
+    };
+    // SAFETY: the kernel maps the page read-only at `address` for the task's lifetime; every
+    // bit pattern is a valid KernelInterfacePage (plain integers).
+    let page = unsafe { &*(address as *const abi::kernel_interface_page::KernelInterfacePage) };
+    let Ok(window) = abi::Fpage::page(DEVICE_WINDOW, abi::Rights::READ_WRITE) else {
+        debug_println!("roottask: FAIL no fpage for the device window");
+        libl4::halt_myself()
+    };
+    // SAFETY: BR0 of the own UTCB: from now on a received map item may land in the window,
+    // which no Rust object occupies.
+    unsafe {
+        (*libl4::utcb()).buffer_registers[abi::utcb::ACCEPTOR_REGISTER] =
+            abi::message::item::Acceptor::window(window).raw()
+    };
+    let devices = page.memory_descriptors().iter().filter(|descriptor| {
+        descriptor.kind() == Some(abi::kernel_interface_page::MemoryKind::Device)
+    });
+    for device in devices {
+        match libl4::call(
+            abi::ThreadId::SIGMA0,
+            abi::protocol::SIGMA0_LABEL,
+            [device.base],
+        ) {
+            // The kernel rewrites the received map item to what was mapped: nil if nothing.
+            Ok(reply)
+                if reply.tag.typed_words() == 2 && reply.words[1] != abi::Fpage::NIL.raw() =>
+            {
+                debug_println!(
+                    "roottask: sigma0 mapped the device registers at {:#x} to {DEVICE_WINDOW:#x}",
+                    device.base
+                );
+                return;
+            }
+            Ok(_) => continue,
+            Err(error) => {
+                debug_println!("roottask: FAIL asking sigma0 for a device: {error}");
+                libl4::halt_myself()
+            }
+        }
+    }
+    debug_println!("roottask: FAIL sigma0 mapped no device");
 }

@@ -12,7 +12,7 @@ fn boots_to_the_root_task(machine: Machine) {
     let machine = machine.with_initrd(image_path("initrd.cpio"));
     let run = run(
         &machine,
-        Until::line("roottask: 64 pages from sigma0"),
+        Until::line("roottask: sigma0 mapped the device registers"),
         TIMEOUT,
     )
     .expect("QEMU starts");
@@ -22,6 +22,7 @@ fn boots_to_the_root_task(machine: Machine) {
         "starting sigma0 (1.0/v1",
         "roottask: started",
         "roottask: 64 pages from sigma0, all read back",
+        "roottask: sigma0 mapped the device registers at 0x9010000 to 0x30000000",
     ]);
     // sigma0 and the root task share the CPU by time slices: sigma0's line has no fixed place.
     run.assert_line_matching(|line| {

@@ -66,6 +66,27 @@ struct Message<'words> {
     words: &'words [u64; MESSAGE_WORDS],
 }
 
+/// Words of the receiver's copy of a message to replace: each map or grant item's fpage word
+/// becomes what the receiver actually got (the destination fpage, or nil).
+#[derive(Default)]
+struct Rewrites {
+    entries: [(usize, u64); MESSAGE_WORDS / 2],
+    count: usize,
+}
+
+impl Rewrites {
+    fn push(&mut self, index: usize, value: u64) {
+        if let Some(slot) = self.entries.get_mut(self.count) {
+            *slot = (index, value);
+            self.count += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[(usize, u64)] {
+        &self.entries[..self.count]
+    }
+}
+
 /// Why a transfer failed, with the error each side gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct TransferError {
@@ -322,13 +343,23 @@ impl<M: Machine> Kernel<M> {
         words: &mut [u64; MESSAGE_WORDS],
     ) -> Result<(), TransferError> {
         let tag = self.read_message(sender, words)?;
-        let message = Message { tag, words };
         let sender_id = self.thread(sender).map_or(ThreadId::NIL, |tcb| tcb.id);
         let reply_kind = self
             .thread(receiver)
             .and_then(|tcb| tcb.kernel_message.as_ref())
             .map(|composed| composed.reply);
-        self.carry_out_items(sender, receiver, &message, reply_kind.is_some())?;
+        let rewrites = self.carry_out_items(
+            sender,
+            receiver,
+            &Message { tag, words },
+            reply_kind.is_some(),
+        )?;
+        for &(index, value) in rewrites.as_slice() {
+            if let Some(word) = words.get_mut(index) {
+                *word = value;
+            }
+        }
+        let message = Message { tag, words };
         match reply_kind {
             Some(kind) => {
                 self.take_reply(receiver, kind, &message);
@@ -416,10 +447,11 @@ impl<M: Machine> Kernel<M> {
         receiver: ThreadSlot,
         message: &Message,
         fault_reply: bool,
-    ) -> Result<(), TransferError> {
+    ) -> Result<Rewrites, TransferError> {
+        let mut rewrites = Rewrites::default();
         let typed = message.tag.typed_words();
         if typed == 0 {
-            return Ok(());
+            return Ok(rewrites);
         }
         let first = message.tag.untyped_words();
         let items = message
@@ -434,7 +466,7 @@ impl<M: Machine> Kernel<M> {
             self.acceptor_of(receiver)?
         };
         let mut string_buffer = 0usize;
-        for pair in items.chunks_exact(2) {
+        for (index, pair) in items.chunks_exact(2).enumerate() {
             let item =
                 TypedItem::decode([pair[0], pair[1]]).map_err(|_| TransferError::OVERFLOW)?;
             match item {
@@ -443,13 +475,20 @@ impl<M: Machine> Kernel<M> {
                     let Some(placement) = map.placement(acceptor.receive_window()) else {
                         return Err(TransferError::OVERFLOW);
                     };
-                    self.map_fpage(
+                    let pages = self.map_fpage(
                         sender,
                         receiver,
                         placement.source,
                         placement.destination,
                         grant,
                     );
+                    // The receiver's copy says what it got: the destination fpage, or nil.
+                    let got = if pages == 0 {
+                        abi::message::fpage::Fpage::NIL
+                    } else {
+                        placement.destination
+                    };
+                    rewrites.push(first + 2 * index + 1, got.raw());
                 }
                 TypedItem::String(string) => {
                     if !acceptor.accepts_strings() {
@@ -460,7 +499,7 @@ impl<M: Machine> Kernel<M> {
                 }
             }
         }
-        Ok(())
+        Ok(rewrites)
     }
 
     /// Map (or grant) the pages of `source` in the sender's space to `destination` in the
@@ -473,19 +512,19 @@ impl<M: Machine> Kernel<M> {
         source: abi::message::fpage::Fpage,
         destination: abi::message::fpage::Fpage,
         grant: bool,
-    ) {
+    ) -> u64 {
         let (Some(from), Some(to)) = (
             self.thread(sender).map(|tcb| tcb.id.task()),
             self.thread(receiver).map(|tcb| tcb.id.task()),
         ) else {
-            return;
+            return 0;
         };
         let rights = Rights::from_bits_truncate(source.rights().bits());
         let pages = source.size() >> PAGE_SHIFT;
         let region = Region::new(space_id(from), Page(source.base() >> PAGE_SHIFT), pages);
         let to_page = Page(destination.base() >> PAGE_SHIFT);
         if self.overlaps_kernel_pages(to, destination.base(), destination.size()) {
-            return;
+            return 0;
         }
         let mut tables = SpaceTables {
             machine: &mut self.machine,
@@ -494,6 +533,7 @@ impl<M: Machine> Kernel<M> {
         // In chunks the database accepts. A refusal (out of memory) maps nothing more; the
         // message still arrives, as in L4, and the receiver finds the pages missing.
         let mut offset = 0;
+        let mut mapped = 0;
         while offset < region.count {
             let count = (region.count - offset).min(crate::mapdb::MAX_PAGES_PER_CALL);
             let chunk = Region::new(region.space, Page(region.first.0 + offset), count);
@@ -505,11 +545,13 @@ impl<M: Machine> Kernel<M> {
                 self.mapdb
                     .map(&mut tables, chunk, space_id(to), destination, rights)
             };
-            if result.is_err() {
-                break;
+            match result {
+                Ok(done) => mapped += done,
+                Err(_) => break,
             }
             offset += count;
         }
+        mapped
     }
 
     /// Whether `[base, base + size)` in `task` overlaps its UTCB area (kernel-owned pages no

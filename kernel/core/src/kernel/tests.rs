@@ -1271,3 +1271,55 @@ fn sigma0s_own_faults_map_its_memory_one_to_one_and_nothing_else() {
     );
     kernel.check_invariants().unwrap();
 }
+
+#[test]
+fn the_receivers_copy_of_a_map_item_says_what_it_got() {
+    let (mut kernel, sigma0, root) = boot();
+    accept(
+        &mut kernel,
+        root,
+        Fpage::new(0x1000_0000, 24, FpageRights::ALL).unwrap(),
+        false,
+    );
+    ipc(&mut kernel, root, open_wait());
+    let client = id(&kernel, root);
+    let item = map_item_words(
+        0,
+        Fpage::new(0x4000_0000, 13, FpageRights::READ).unwrap(),
+        false,
+    );
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::send(
+            client,
+            tag(9, 0, 2),
+            [item[0], item[1], 0, 0, 0, 0, 0],
+            Timeouts::NEVER,
+        ),
+    );
+    assert_eq!(
+        x(&kernel, root, 2),
+        Fpage::new(0x1000_0000, 13, FpageRights::READ)
+            .unwrap()
+            .raw()
+    );
+    // A page the sender does not have: nothing is mapped, and the copy says nil.
+    ipc(&mut kernel, root, open_wait());
+    let nothing = map_item_words(
+        0,
+        Fpage::page(0x9000_0000, FpageRights::READ).unwrap(),
+        false,
+    );
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::send(
+            client,
+            tag(9, 0, 2),
+            [nothing[0], nothing[1], 0, 0, 0, 0, 0],
+            Timeouts::NEVER,
+        ),
+    );
+    assert_eq!(x(&kernel, root, 2), Fpage::NIL.raw());
+}
