@@ -391,7 +391,7 @@ fn print_banner(
         "  heap:       {} KiB taken so far",
         memory::heap_bytes() / 1024
     );
-    log::info!("boot complete; idling on timer ticks");
+    log::info!("boot complete; timer ticking");
 }
 
 /// A line of text in a fixed buffer (no heap needed for the banner).

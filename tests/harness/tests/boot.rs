@@ -183,7 +183,7 @@ fn the_normal_image_boots_to_its_banner_and_takes_ticks() {
     run.assert_lines_in_order(&[
         "L4/aarch64 microkernel",
         "initrd:",
-        "boot complete; idling on timer ticks",
+        "boot complete; timer ticking",
         "DEBUG kernel::timer: tick 100",
     ]);
     run.assert_not_contains("KTEST");
@@ -212,6 +212,6 @@ fn the_log_level_comes_from_the_log_boot_argument() {
     quiet.assert_not_contains("INFO  kernel::boot: boot complete");
     quiet.assert_contains("L4/aarch64 microkernel");
     let default = boot(&test_machine("ktest=no-such-thing"));
-    default.assert_contains("INFO  kernel::boot: boot complete; idling on timer ticks");
+    default.assert_contains("INFO  kernel::boot: boot complete; timer ticking");
     default.assert_not_contains("DEBUG");
 }
