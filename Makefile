@@ -42,6 +42,7 @@ images: setup
 	rm -rf $(IMAGES)/initrd-root && mkdir -p $(IMAGES)/initrd-root
 	cp -R images/initrd/. $(IMAGES)/initrd-root/
 	cp target/$(USER_TARGET)/release/sigma0 target/$(USER_TARGET)/release/roottask \
+	    target/$(USER_TARGET)/release/hello \
 	    $(IMAGES)/initrd-root/
 	target/release/mkimage initrd $(IMAGES)/initrd-root $(IMAGES)/initrd.cpio
 	$(CARGO) build --release -p ktest-programs --target $(USER_TARGET)

@@ -165,9 +165,15 @@ impl Machine for HardwareMachine {
             }
             .map_err(|_| OutOfMemory);
         }
+        let user_rights = rights_of(rights);
+        if user_rights.execute {
+            // Whatever was written into the frame through a data mapping (a pager copying
+            // code) becomes visible to instruction fetches before EL0 can run it.
+            crate::arch::user::make_instructions_visible(linear(physical), FRAME_SIZE);
+        }
         // SAFETY: the mapping database only installs frames that a root mapping gave to a
         // task (sigma0's memory, boot program pages): user memory, never kernel data.
-        unsafe { space.space.map_page(virt, physical, rights_of(rights)) }.map_err(|_| OutOfMemory)
+        unsafe { space.space.map_page(virt, physical, user_rights) }.map_err(|_| OutOfMemory)
     }
 
     fn protect(&mut self, space: &mut TaskSpace, page: Page, rights: Rights) {

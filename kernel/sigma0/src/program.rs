@@ -64,7 +64,14 @@ impl Pager {
     fn handle(&mut self, message: &IpcReturnValues) -> Result<IpcReturnValues, ReturnError> {
         // decode checks the label (0xFFE0 | rwx) and the shape.
         if message.tag.label() == abi::protocol::SIGMA0_LABEL && message.tag.untyped_words() == 1 {
-            return self.hand_out_device_page(message.from, message.words[0]);
+            let address = message.words[0];
+            if self.in_region(
+                address,
+                abi::kernel_interface_page::MemoryKind::InitialRamDisk,
+            ) {
+                return self.hand_out_initrd_page(message.from, address);
+            }
+            return self.hand_out_device_page(message.from, address);
         }
         if let Ok(fault) = PageFault::decode(message.tag, &message.words) {
             let send_base = fault.address & !(PAGE_SIZE - 1);
@@ -94,7 +101,7 @@ impl Pager {
     ) -> Result<IpcReturnValues, ReturnError> {
         let Some(reply) = self.cursor.next_page().and_then(|page| {
             touch(page);
-            map_reply(client, send_base, page)
+            map_reply(client, send_base, page, Rights::ALL)
         }) else {
             self.exhausted += 1;
             if self.exhausted.is_power_of_two() {
@@ -134,7 +141,9 @@ impl Pager {
         let given = self.devices_given[..self.devices_given_count].contains(&page);
         let slot = self.devices_given.get_mut(self.devices_given_count);
         let reply = match (is_device && !given, slot) {
-            (true, Some(slot)) => map_reply(client, 0, page).map(|reply| (reply, slot)),
+            (true, Some(slot)) => {
+                map_reply(client, 0, page, Rights::READ_WRITE).map(|reply| (reply, slot))
+            }
             _ => None,
         };
         let Some((reply, slot)) = reply else {
@@ -145,6 +154,32 @@ impl Pager {
         // SAFETY: the one map item gives `client` device registers sigma0 never maps to anyone
         // else and never uses itself; nothing is mapped into sigma0 (its acceptor is nil).
         unsafe { libl4::ipc(&reply) }
+    }
+
+    /// Whether `address` lies in a region of the memory map of `kind`.
+    fn in_region(&self, address: u64, kind: abi::kernel_interface_page::MemoryKind) -> bool {
+        self.devices.iter().any(|descriptor| {
+            descriptor.kind() == Some(kind)
+                && descriptor.base <= address
+                && address < descriptor.base.saturating_add(descriptor.size)
+        })
+    }
+
+    /// The sigma0 protocol for the initrd: map the requested page of the boot modules
+    /// read-only (to anyone who asks: it is read-only, so sharing it harms nobody).
+    fn hand_out_initrd_page(
+        &mut self,
+        client: ThreadId,
+        address: u64,
+    ) -> Result<IpcReturnValues, ReturnError> {
+        let page = address & !(PAGE_SIZE - 1);
+        touch(page);
+        match map_reply(client, 0, page, Rights::READ) {
+            // SAFETY: a read-only page of the initrd, which sigma0 never writes; nothing is
+            // mapped into sigma0 (its acceptor is nil).
+            Some(reply) => unsafe { libl4::ipc(&reply) },
+            None => libl4::reply_and_wait(client, REPLY_LABEL, []),
+        }
     }
 
     /// Logs a failed ipc (at powers of two) and waits for the next message.
@@ -161,16 +196,18 @@ impl Pager {
 /// maps the page into sigma0 (on sigma0's own fault) before sigma0 maps it on: a map item
 /// can only pass on what the sender has.
 fn touch(page: u64) {
-    // SAFETY: `page` lies in a conventional region of the kernel interface page, which the
-    // kernel maps at the same virtual address into sigma0 on first access; reading RAM has no
-    // side effects, and no Rust object of sigma0's lives there (its image, stack, UTCB and the
-    // kernel interface page are not conventional memory).
+    // SAFETY: `page` lies in a conventional or initrd region of the kernel interface page,
+    // which the kernel maps at the same virtual address into sigma0 on first access; reading
+    // RAM has no side effects, and no Rust object of sigma0's lives there (its image, stack,
+    // UTCB and the kernel interface page are in neither kind of region).
     unsafe { core::ptr::read_volatile(page as *const u8) };
 }
 
-/// The reply-and-wait to `client` that maps the page `page` read-write at `send_base`.
-fn map_reply(client: ThreadId, send_base: u64, page: u64) -> Option<IpcArguments> {
-    let fpage = Fpage::page(page, Rights::READ_WRITE).ok()?;
+/// The reply-and-wait to `client` that maps the page `page` with `rights` at `send_base`.
+/// RAM goes out with all rights: each hardware mapping is still writable or executable, never
+/// both, and a pager can then map code it wrote executable to its clients.
+fn map_reply(client: ThreadId, send_base: u64, page: u64, rights: Rights) -> Option<IpcArguments> {
+    let fpage = Fpage::page(page, rights).ok()?;
     let item = MapItem::new(send_base, fpage).ok()?;
     let [first, second] = TypedItem::Map(item).encode();
     let tag = MessageTag::new(REPLY_LABEL, 0, 2).ok()?;

@@ -5,8 +5,11 @@
 //! it will start the drivers and the OS server (the personality) from the initrd; for now it
 //! proves the path every later task's memory takes: it touches 64 pages of a region nothing
 //! maps, each first touch is a page fault the kernel turns into a call to sigma0, and sigma0
-//! answers with a map item for a fresh page of RAM. It prints
-//! `roottask: 64 pages from sigma0, all read back` (or a `roottask: FAIL` line) and halts.
+//! answers with a map item for a fresh page of RAM (`roottask: 64 pages from sigma0, all read
+//! back`). It asks sigma0 for device registers by the sigma0 protocol, maps the initrd from
+//! sigma0, and starts `hello` from it as task 3 with itself as pager: every page of hello's
+//! image and stack is a page the root task got from sigma0 and filled from the ELF file
+//! (pagers stacked). Then it serves hello's faults for good.
 
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 

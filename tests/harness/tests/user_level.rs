@@ -1,6 +1,7 @@
 //! QEMU tests of the normal boot's user level: the kernel starts sigma0 and the root task
 //! from the initrd; the root task touches fresh memory, every first touch faults to sigma0,
-//! which hands out a page of the RAM the kernel gave it.
+//! which hands out a page of the RAM the kernel gave it; it gets device registers from sigma0,
+//! and it starts `hello` from the initrd as a task it pages itself (pagers stacked).
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ fn boots_to_the_root_task(machine: Machine) {
     let machine = machine.with_initrd(image_path("initrd.cpio"));
     let run = run(
         &machine,
-        Until::line("roottask: sigma0 mapped the device registers"),
+        Until::line("hello: running in a task paged by the root task"),
         TIMEOUT,
     )
     .expect("QEMU starts");
@@ -23,6 +24,8 @@ fn boots_to_the_root_task(machine: Machine) {
         "roottask: started",
         "roottask: 64 pages from sigma0, all read back",
         "roottask: sigma0 mapped the device registers at 0x9010000 to 0x30000000",
+        "roottask: started hello as 3.0/v1, paging it with memory from sigma0",
+        "hello: running in a task paged by the root task",
     ]);
     // sigma0 and the root task share the CPU by time slices: sigma0's line has no fixed place.
     run.assert_line_matching(|line| {
