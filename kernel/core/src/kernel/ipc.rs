@@ -700,16 +700,8 @@ impl<M: Machine> Kernel<M> {
         address: u64,
         bytes: &mut [u8],
     ) -> Result<(), UserFault> {
-        let task = self
-            .thread(thread)
-            .map(|tcb| tcb.id.task())
-            .ok_or(UserFault { address })?;
-        let space = &mut self
-            .tasks
-            .get_mut(&task)
-            .ok_or(UserFault { address })?
-            .space;
-        self.machine.read_user(space, address, bytes)
+        let (machine, space) = self.machine_and_space(thread, address)?;
+        machine.read_user(space, address, bytes)
     }
 
     fn write_user_bytes(
@@ -718,6 +710,17 @@ impl<M: Machine> Kernel<M> {
         address: u64,
         bytes: &[u8],
     ) -> Result<(), UserFault> {
+        let (machine, space) = self.machine_and_space(thread, address)?;
+        machine.write_user(space, address, bytes)
+    }
+
+    /// The machine and the address space of `thread`'s task, borrowed together for one user
+    /// memory access (a fault at `address` if the thread or its task is gone).
+    fn machine_and_space(
+        &mut self,
+        thread: ThreadSlot,
+        address: u64,
+    ) -> Result<(&mut M, &mut M::Space), UserFault> {
         let task = self
             .thread(thread)
             .map(|tcb| tcb.id.task())
@@ -727,7 +730,7 @@ impl<M: Machine> Kernel<M> {
             .get_mut(&task)
             .ok_or(UserFault { address })?
             .space;
-        self.machine.write_user(space, address, bytes)
+        Ok((&mut self.machine, space))
     }
 }
 
