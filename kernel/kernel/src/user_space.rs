@@ -381,16 +381,10 @@ impl UserSpace {
     /// instead); nothing was changed.
     pub fn protect_page(&mut self, virt: u64, rights: Rights) -> Result<(), Error> {
         check_user_page(virt)?;
-        let (frame, current) = self.lookup(virt).ok_or(Error::NotMapped)?;
-        // Device registers stay device memory, RAM stays RAM: only the rights change.
-        let memory = page_table::translate(self.root, &mut FrameTables, virt)
-            .map_or(MemoryType::Normal, |translation| {
-                translation.attributes.memory
-            });
-        let attributes = Attributes {
-            memory,
-            ..rights.attributes()?
-        };
+        let translation =
+            page_table::translate(self.root, &mut FrameTables, virt).ok_or(Error::NotMapped)?;
+        let current = Rights::of(translation.attributes);
+        rights.attributes()?;
         if !current.includes(rights) {
             return Err(Error::WouldAddRights);
         }
@@ -401,17 +395,17 @@ impl UserSpace {
         self.invalidate(virt);
         // The tables down to the page exist (the page was mapped a moment ago) and the
         // request was checked above, so this write allocates nothing and cannot fail.
-        page_table::map(
-            self.root,
-            &mut FrameTables,
-            virt,
-            frame,
-            PAGE_SIZE,
-            attributes,
-            BlockPolicy::PagesOnly,
-        )?;
-        arch::user::publish_table_writes();
-        Ok(())
+        // SAFETY: the same frame as before, with fewer rights and its memory type unchanged
+        // (device registers stay device memory, RAM stays RAM): the caller of the original
+        // mapping vouched for it.
+        unsafe {
+            self.map_page_as(
+                virt,
+                translation.unit_phys_base(),
+                rights,
+                translation.attributes.memory,
+            )
+        }
     }
 
     /// The frame mapped at user address `virt` and EL0's rights on it, as the tables say.
