@@ -112,6 +112,14 @@ impl AsidAllocator {
         self.generation
     }
 
+    /// Someone else switched TTBR0 (the IPC fastpath, which loads a space's current ASID
+    /// without calling [`activate`](Self::activate)): `asid` is what TTBR0 holds now (`None`:
+    /// no user space). The allocator keeps the running space's number through a roll-over, so
+    /// it must know which one runs.
+    pub fn note_active(&mut self, asid: Option<Asid>) {
+        self.active = asid;
+    }
+
     /// Called on every switch to an address space whose ASID handle is `current` (`None` for a
     /// space that never ran). Returns the ASID to load into TTBR0_EL1 and whether the whole TLB
     /// must be flushed first; a new ASID is stored into `current`.

@@ -308,6 +308,19 @@ impl<T: Copy + Ord + Debug> Scheduler<T> {
     }
 
     /// The highest level with a queued thread: the highest set bit of the 256-bit bitmap.
+    /// Whether a thread of priority higher than `priority` is queued: whether a thread of
+    /// that priority would lose the CPU to a ready one (the IPC fastpath's check, a few
+    /// instructions on the bitmap).
+    pub fn has_ready_above(&self, priority: u8) -> bool {
+        let level = usize::from(priority);
+        let word = level / 64;
+        let above_in_word = match level % 64 {
+            63 => 0,
+            bit => self.ready_levels[word] >> (bit + 1),
+        };
+        above_in_word != 0 || self.ready_levels[word + 1..].iter().any(|&bits| bits != 0)
+    }
+
     fn highest_ready_level(&self) -> Option<u8> {
         self.ready_levels
             .iter()
@@ -395,6 +408,22 @@ mod tests {
             }
             _ => Some(current),
         }
+    }
+
+    #[test]
+    fn has_ready_above_agrees_with_the_highest_queued_level_at_every_priority() {
+        for queued in [0u8, 1, 62, 63, 64, 100, 127, 128, 191, 192, 254, 255] {
+            let scheduler = ready_scheduler(&[(1, queued, 1)]);
+            for priority in 0..=255u8 {
+                assert_eq!(
+                    scheduler.has_ready_above(priority),
+                    queued > priority,
+                    "queued at {queued}, asking above {priority}"
+                );
+            }
+        }
+        let empty = Scheduler::<u32>::new();
+        assert!((0..=255u8).all(|priority| !empty.has_ready_above(priority)));
     }
 
     fn ready_scheduler(threads: &[(u32, u8, u32)]) -> Scheduler<u32> {

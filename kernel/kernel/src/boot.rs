@@ -58,6 +58,8 @@ pub unsafe extern "C" fn kernel_main(
     let Ok(dtb_size) = devicetree::total_size(header) else {
         arch::halt()
     };
+    // The EL0 entry finds the kernel stack through TPIDR_EL1.
+    arch::user::set_kernel_stack_top();
     let facts = BootFacts {
         dtb_physical,
         dtb_size: dtb_size as u64,

@@ -11,6 +11,7 @@
 
 use aarch64::exception::{SavedProgramStatus, Syndrome};
 use aarch64::trap_frame::TrapFrame;
+use kcore::kernel::UserContext;
 
 use crate::console::print_in_emergency;
 
@@ -57,24 +58,53 @@ impl Vector {
     }
 }
 
-/// Called by vectors.s with the saved frame and the vector entry number (0..16).
+/// Called by vectors.s for an exception taken at EL1, with the frame saved on the kernel
+/// stack and the vector entry number (0..8).
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(frame: &mut TrapFrame, entry: u64) {
     match Vector::from_entry(entry) {
         Vector::CurrentElSpElx(Kind::Irq) => crate::interrupts::dispatch(),
-        Vector::LowerElAarch64(Kind::Irq) if crate::system::is_running() => {
-            crate::system::from_user(frame, false)
-        }
-        Vector::LowerElAarch64(Kind::Synchronous) if crate::system::is_running() => {
-            crate::system::from_user(frame, true)
-        }
-        Vector::LowerElAarch64(Kind::Irq) => {
-            crate::interrupts::dispatch();
-            crate::user_mode::handle_interrupted(frame);
-        }
-        Vector::LowerElAarch64(Kind::Synchronous) => crate::user_mode::handle_synchronous(frame),
         vector => fatal(vector, frame),
     }
+}
+
+/// Called by vectors.s for an exception from EL0 (vector entries 8..16), with the user
+/// registers saved in `context` (the running thread's, or the test scaffolding's), ESR_EL1
+/// and FAR_EL1. Never returns: it ends by resuming EL0 code, or stops the kernel.
+#[unsafe(no_mangle)]
+extern "C" fn handle_el0_exception(context: *mut UserContext, entry: u64, esr: u64, far: u64) -> ! {
+    let vector = Vector::from_entry(entry);
+    match vector {
+        Vector::LowerElAarch64(Kind::Irq) if crate::system::is_running() => {
+            crate::system::from_user(false, esr, far)
+        }
+        Vector::LowerElAarch64(Kind::Synchronous) if crate::system::is_running() => {
+            crate::system::from_user(true, esr, far)
+        }
+        _ => {}
+    }
+    // SAFETY: vectors.s passes the context it saved into: the scaffolding's while the kernel
+    // core does not run (handled below), valid and not otherwise referenced during this call.
+    let saved = unsafe { &*context };
+    let mut frame = TrapFrame {
+        x: saved.x,
+        sp_el0: saved.sp,
+        elr: saved.pc,
+        spsr: saved.pstate,
+        esr,
+        far,
+    };
+    match vector {
+        Vector::LowerElAarch64(Kind::Irq) => {
+            crate::interrupts::dispatch();
+            crate::user_mode::handle_interrupted(&mut frame);
+        }
+        Vector::LowerElAarch64(Kind::Synchronous) => {
+            crate::user_mode::handle_synchronous(&mut frame)
+        }
+        vector => fatal(vector, &frame),
+    }
+    crate::user_mode::enter_user(&frame)
 }
 
 fn fatal(vector: Vector, frame: &TrapFrame) -> ! {

@@ -227,4 +227,8 @@ impl Machine for HardwareMachine {
         let text = core::str::from_utf8(text).unwrap_or("<not UTF-8>");
         kprintln!("[{thread}] {}", text.trim_end_matches('\n'));
     }
+
+    fn fast_switch_value(&self, space: &TaskSpace) -> Option<u64> {
+        space.space.fast_switch_value()
+    }
 }

@@ -1,8 +1,10 @@
 //! The running system: `kcore`'s kernel driven by the hardware.
 //!
-//! Every entry from EL0 lands in [`from_user`]: the trap frame is saved into the current
-//! thread, the event (kernel call, page fault, exception, interrupt) goes to the kernel core,
-//! and [`resume`] restores whichever thread the core chose, or idles. Interrupt handlers at
+//! Every entry from EL0 saves the user registers straight into the running thread's context
+//! (vectors.s). An ipc may then be finished by the fastpath ([`ipc_fastpath`], kcore's
+//! guards in front of the general path); everything else lands in [`from_user`]: the event
+//! (kernel call, page fault, exception, interrupt) goes to the kernel core, and [`resume`]
+//! restores whichever thread the core chose, or idles. Interrupt handlers at
 //! EL1 never touch the kernel core (its lock may be held): the timer counts ticks, and lines
 //! attached to user drivers are masked and marked pending; [`resume`] feeds both into the
 //! core before deciding who runs. One kernel stack, events run to completion
@@ -11,14 +13,13 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aarch64::exception::{ExceptionClass, FaultStatus, Syndrome};
-use aarch64::trap_frame::TrapFrame;
-use kcore::kernel::{Access, Kernel, Notice};
-use spin::Mutex;
+use kcore::kernel::{Access, Kernel, Notice, UserContext};
+use spin::mutex::SpinMutex;
 
 use crate::machine::HardwareMachine;
 use crate::{arch, interrupts, timer};
 
-static SYSTEM: Mutex<Option<Kernel<HardwareMachine>>> = Mutex::new(None);
+static SYSTEM: SpinMutex<Option<Kernel<HardwareMachine>>> = SpinMutex::new(None);
 static RUNNING: AtomicBool = AtomicBool::new(false);
 /// Ticks already handed to the kernel core.
 static TICKS_FED: AtomicU64 = AtomicU64::new(0);
@@ -55,40 +56,47 @@ fn user_line_fired(intid: u32) {
     }
 }
 
-/// An exception from EL0 while the kernel core runs: `synchronous` or an IRQ.
-pub fn from_user(frame: &TrapFrame, synchronous: bool) -> ! {
+/// An exception from EL0 while the kernel core runs: `synchronous` (with its ESR_EL1 and
+/// FAR_EL1) or an IRQ. The running thread's registers are already in its context: vectors.s
+/// saved them there.
+pub fn from_user(synchronous: bool, esr: u64, far: u64) -> ! {
     if !synchronous {
         interrupts::dispatch();
     }
-    {
-        let mut guard = SYSTEM.lock();
-        if let Some(kernel) = guard.as_mut() {
-            save_current(kernel, frame);
-            if synchronous {
-                synchronous_event(kernel, frame);
-            }
-        }
+    if synchronous && let Some(kernel) = SYSTEM.lock().as_mut() {
+        synchronous_event(kernel, esr, far);
     }
     resume()
 }
 
-fn save_current(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
-    let Some(current) = kernel.current() else {
-        return;
+/// vectors.s, for `svc #1` (ipc) from EL0 with the caller's registers saved in its context:
+/// the IPC fastpath (kcore's `ipc_fastpath`). Returns the context of the thread to resume,
+/// its address space and UTCB already loaded, or null when the general path must run.
+#[unsafe(no_mangle)]
+extern "C" fn ipc_fastpath() -> *const UserContext {
+    // No lock is taken: every holder of the lock runs to completion with IRQs masked before
+    // anything returns to EL0, so on entry from EL0 it is free; the check costs one load.
+    if SYSTEM.is_locked() {
+        return core::ptr::null();
+    }
+    // SAFETY: the lock is free and cannot be taken while this runs (one CPU, IRQs masked since
+    // the exception, and nothing here takes it), so this is the only reference to the kernel
+    // until the function returns.
+    let Some(kernel) = (unsafe { &mut *SYSTEM.as_mut_ptr() }).as_mut() else {
+        return core::ptr::null();
     };
-    let Some(thread) = kernel.thread_mut(current) else {
-        return;
-    };
-    thread.context.x = frame.x;
-    thread.context.sp = frame.sp_el0;
-    thread.context.pc = frame.elr;
-    thread.context.pstate = frame.spsr;
-    thread.context.tls = arch::user::saved_tls();
+    match kernel.ipc_fastpath() {
+        Some(switch) => {
+            arch::user::switch_user_thread(switch.space, switch.utcb);
+            switch.context
+        }
+        None => core::ptr::null(),
+    }
 }
 
 /// Sort a synchronous exception from EL0 into the kernel core's events.
-fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
-    let syndrome = Syndrome::new(frame.esr);
+fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, esr: u64, far: u64) {
+    let syndrome = Syndrome::new(esr);
     // Only translation, permission and access-flag aborts are page faults a pager can fix.
     let pager_can_fix = |syndrome: Syndrome| {
         matches!(
@@ -100,13 +108,17 @@ fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
             )
         )
     };
+    let (pc, first_argument) = kernel
+        .current()
+        .and_then(|current| kernel.thread(current))
+        .map_or((0, 0), |thread| (thread.context.pc, thread.context.x[0]));
     match syndrome.class() {
         ExceptionClass::Svc64 => {
             let immediate = syndrome.immediate().unwrap_or(0);
             if cfg!(feature = "ktest") && immediate == TEST_RAISE_INTERRUPT {
-                raise_for_test(kernel, frame.x[0]);
+                raise_for_test(kernel, first_argument);
             } else {
-                kernel.kernel_call(immediate, frame.esr, frame.far);
+                kernel.kernel_call(immediate, esr, far);
             }
         }
         ExceptionClass::DataAbortLowerEL if pager_can_fix(syndrome) => {
@@ -115,12 +127,12 @@ fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, frame: &TrapFrame) {
             } else {
                 Access::Read
             };
-            kernel.page_fault(frame.far, access, frame.elr);
+            kernel.page_fault(far, access, pc);
         }
         ExceptionClass::InstructionAbortLowerEL if pager_can_fix(syndrome) => {
-            kernel.page_fault(frame.far, Access::Execute, frame.elr)
+            kernel.page_fault(far, Access::Execute, pc)
         }
-        _ => kernel.exception(frame.esr, frame.far),
+        _ => kernel.exception(esr, far),
     }
 }
 
@@ -176,8 +188,8 @@ pub fn resume() -> ! {
             let current = kernel.current()?;
             kernel.space_mut(current)?.user_space().activate();
             let thread = kernel.thread(current)?;
-            arch::user::load_thread_registers(thread.utcb, thread.context.tls);
-            Some(&thread.context as *const kcore::kernel::UserContext)
+            arch::user::load_utcb_register(thread.utcb);
+            Some(&thread.context as *const UserContext)
         });
         match entry {
             // SAFETY: the context belongs to the kernel core kept in SYSTEM, which only event

@@ -38,6 +38,7 @@
 )]
 
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use aarch64::page_table::{
     self, Access, Attributes, BlockPolicy, Execute, Level, MapError, MemoryType, PAGE_SIZE,
@@ -228,16 +229,31 @@ impl TableMemory for FrameTables {
 struct Shared {
     asids: Option<AsidAllocator>,
     empty_root: Option<u64>,
-    active_root: Option<u64>,
     walks_enabled: bool,
 }
 
 static SHARED: Mutex<Shared> = Mutex::new(Shared {
     asids: None,
     empty_root: None,
-    active_root: None,
     walks_enabled: false,
 });
+
+/// The ASID allocator's current generation, for [`UserSpace::fast_switch_value`] (which runs
+/// without the lock): a space's ASID is valid while its generation is this one.
+static ASID_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+impl Shared {
+    /// The user space TTBR0 holds, read from the register itself (the IPC fastpath switches
+    /// TTBR0 without this module): its root and ASID, or `None` for the empty table.
+    fn active(&self) -> Option<(u64, u16)> {
+        let (root, asid) = arch::user::loaded_user_tables();
+        (self.walks_enabled && Some(root) != self.empty_root).then_some((root, asid))
+    }
+
+    fn active_root(&self) -> Option<u64> {
+        self.active().map(|(root, _)| root)
+    }
+}
 
 fn with_shared<T>(body: impl FnOnce(&mut Shared) -> T) -> T {
     arch::with_interrupts_masked(|| body(&mut SHARED.lock()))
@@ -425,10 +441,16 @@ impl UserSpace {
     /// space whose ASID is still valid flushes nothing. Returns what the allocator decided.
     pub fn activate(&mut self) -> Activation {
         with_shared(|shared| {
+            let running = shared.active().map(|(_, value)| value);
             let asids = shared
                 .asids
                 .get_or_insert_with(|| AsidAllocator::new(asid_bits()));
+            // Whatever TTBR0 holds was loaded with an ASID of the current generation (a
+            // roll-over happens only here, and loads the new space right after).
+            let generation = asids.generation();
+            asids.note_active(running.map(|value| Asid { value, generation }));
             let activation = asids.activate(&mut self.asid);
+            ASID_GENERATION.store(asids.generation(), Ordering::Relaxed);
             if activation.needs_full_flush() {
                 arch::user::invalidate_all_local();
             }
@@ -441,14 +463,22 @@ impl UserSpace {
                 arch::user::enable_user_table_walks();
                 shared.walks_enabled = true;
             }
-            shared.active_root = Some(self.root);
             activation
         })
     }
 
+    /// What the IPC fastpath loads into TTBR0_EL1 to switch to this space (root and ASID in
+    /// one value, as [`activate`](Self::activate) writes them), if the space holds an ASID of
+    /// the current generation; `None` when only `activate` can switch to it.
+    pub fn fast_switch_value(&self) -> Option<u64> {
+        let asid = self.asid?;
+        (asid.generation == ASID_GENERATION.load(Ordering::Relaxed))
+            .then_some((u64::from(asid.value) << 48) | self.root)
+    }
+
     /// Whether this is the space TTBR0 holds.
     pub fn is_active(&self) -> bool {
-        with_shared(|shared| shared.active_root == Some(self.root))
+        with_shared(|shared| shared.active_root() == Some(self.root))
     }
 
     /// Drop the TLB entries of `virt` after its descriptor was cleared. Without an ASID the
@@ -472,14 +502,13 @@ impl Drop for UserSpace {
     /// TLB entries), then free every table frame.
     fn drop(&mut self) {
         with_shared(|shared| {
-            if shared.active_root == Some(self.root) {
-                if let Some(empty_root) = shared.empty_root {
-                    // SAFETY: the empty root is a zeroed level 0 table that is never freed
-                    // or written; ASID 0 is never handed out, so no entries are tagged
-                    // with it (walks of an empty table cache nothing).
-                    unsafe { arch::user::load_user_tables(empty_root, 0) };
-                }
-                shared.active_root = None;
+            if shared.active_root() == Some(self.root)
+                && let Some(empty_root) = shared.empty_root
+            {
+                // SAFETY: the empty root is a zeroed level 0 table that is never freed or
+                // written; ASID 0 is never handed out, so no entries are tagged with it
+                // (walks of an empty table cache nothing).
+                unsafe { arch::user::load_user_tables(empty_root, 0) };
             }
             if let (Some(asid), Some(asids)) = (self.asid.take(), shared.asids.as_mut())
                 && let Some(value) = asids.release(asid)
@@ -556,7 +585,7 @@ impl fmt::Display for BufferError {
 /// memory); only then are the frames read, through the linear map. The user address itself
 /// is never dereferenced, so a bad buffer can never fault the kernel.
 pub fn copy_from_active_space(address: u64, buffer: &mut [u8]) -> Result<(), BufferError> {
-    let root = with_shared(|shared| shared.active_root).ok_or(BufferError::NoActiveSpace)?;
+    let root = with_shared(|shared| shared.active_root()).ok_or(BufferError::NoActiveSpace)?;
     let end = address
         .checked_add(buffer.len() as u64)
         .filter(|end| *end <= USER_ADDRESS_LIMIT)

@@ -125,7 +125,7 @@ impl<M: Machine> Kernel<M> {
 
     /// `thread`'s ipc is over: it becomes ready (queued unless it is the running thread).
     pub(super) fn wake(&mut self, thread: ThreadSlot) {
-        self.timeouts.cancel(thread);
+        self.cancel_timeout(thread);
         let Some(tcb) = self.thread_mut(thread) else {
             return;
         };
@@ -159,6 +159,26 @@ impl<M: Machine> Kernel<M> {
         if let Some(microseconds) = timeout.microseconds().filter(|_| !timeout.is_never()) {
             let deadline = deadline_after(self.now, u64::from(microseconds), self.ticks_per_second);
             self.timeouts.arm(thread, deadline);
+            if let Some(tcb) = self.thread_mut(thread) {
+                tcb.timeout_armed = true;
+            }
+        }
+    }
+
+    /// Disarm `thread`'s timeout, if one is armed.
+    pub(super) fn cancel_timeout(&mut self, thread: ThreadSlot) {
+        if let Some(tcb) = self.thread_mut(thread)
+            && core::mem::take(&mut tcb.timeout_armed)
+        {
+            self.timeouts.cancel(thread);
+        }
+    }
+
+    /// Set `thread`'s priority and time slice (in ticks).
+    pub(super) fn set_scheduling(&mut self, thread: ThreadSlot, priority: u8, slice_ticks: u32) {
+        self.scheduler.set_parameters(thread, priority, slice_ticks);
+        if let Some(tcb) = self.thread_mut(thread) {
+            tcb.priority = priority;
         }
     }
 
@@ -580,7 +600,7 @@ impl<M: Machine> Kernel<M> {
                     u32::try_from(self.ticks_for(u64::from(microseconds)).max(1))
                         .unwrap_or(u32::MAX)
                 });
-        self.scheduler.set_parameters(target, priority, slice);
+        self.set_scheduling(target, priority, slice);
         let status = self.status_of(target);
         let old_slice =
             u32::try_from(u64::from(old.time_slice_ticks) * 1_000_000 / self.ticks_per_second)
@@ -798,8 +818,14 @@ impl<M: Machine> Kernel<M> {
                 }
             };
             let entry = self.interrupts.entry(line).or_default();
-            entry.owner = owner;
+            let previous = core::mem::replace(&mut entry.owner, owner);
             entry.pending = false;
+            if let Some(tcb) = previous.and_then(|slot| self.thread_mut(slot)) {
+                tcb.attached_interrupts = tcb.attached_interrupts.saturating_sub(1);
+            }
+            if let Some(tcb) = owner.and_then(|slot| self.thread_mut(slot)) {
+                tcb.attached_interrupts = tcb.attached_interrupts.saturating_add(1);
+            }
             // Masked until the handler's first receive from it.
             self.machine.set_interrupt_masked(line, true);
         }
@@ -1006,7 +1032,7 @@ impl<M: Machine> Kernel<M> {
                 entry.pending = false;
             }
         }
-        self.timeouts.cancel(slot);
+        self.cancel_timeout(slot);
         self.scheduler.remove(slot);
         if self.current == Some(slot) {
             self.current = None;

@@ -275,7 +275,7 @@ impl<M: Machine> Kernel<M> {
     /// send phase is then complete: it enters its own receive phase or becomes ready.
     fn take_from_queue(&mut self, receiver: ThreadSlot, sender: ThreadSlot) {
         self.dequeue_sender(receiver, sender);
-        self.timeouts.cancel(sender);
+        self.cancel_timeout(sender);
         let redirected = self
             .thread(sender)
             .is_some_and(|tcb| tcb.kernel_message.is_none())

@@ -16,7 +16,9 @@
 //! unchecked arithmetic.
 
 mod calls;
+mod fastpath;
 mod ipc;
+mod task_table;
 #[cfg(test)]
 mod tests;
 
@@ -30,7 +32,9 @@ use crate::scheduler::Scheduler;
 use crate::timeouts::Timeouts;
 
 pub use calls::Access;
+pub use fastpath::FastSwitch;
 pub use ipc::{KernelMessage, ReplyKind};
+use task_table::TaskTable;
 
 /// Index of a thread control block in the kernel's thread table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,9 +46,10 @@ impl ThreadSlot {
     }
 }
 
-/// A thread's user registers as the trap path saved them. `repr(C)`: the EL1 glue restores a
-/// thread straight from here (x0..x30, SP, PC, PSTATE at the trap frame's offsets).
-#[repr(C)]
+/// A thread's user registers as the trap path saved them. `repr(C)`: the EL1 glue saves
+/// into and restores from here directly (x0..x30, SP, PC, PSTATE, TLS in this order), and
+/// 16-byte aligned because the kernel's stack pointer points at it while the thread runs.
+#[repr(C, align(16))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct UserContext {
     /// x0..x30.
@@ -116,6 +121,12 @@ pub trait Machine {
     fn sigma0_memory(&mut self, address: u64) -> Option<(Frame, Rights)>;
     /// kernel_debug_write: show `text` from `thread` on the kernel console.
     fn debug_write(&mut self, thread: ThreadId, text: &[u8]);
+    /// For the IPC fastpath: the value that makes `space` the active address space with no
+    /// further work (the EL1 binary: TTBR0_EL1 with the space's root and its ASID), or `None`
+    /// if switching to it needs more (the EL1 binary: the space has no current ASID, because
+    /// it never ran or a roll-over retired it). The fastpath then leaves the ipc to the
+    /// general path, after which the glue activates the space in full.
+    fn fast_switch_value(&self, space: &Self::Space) -> Option<u64>;
 }
 
 /// What a thread is doing.
@@ -174,6 +185,18 @@ pub struct Thread {
     /// A message the kernel composed on this thread's behalf (page fault, exception), sent
     /// instead of its registers, and how to take the reply.
     kernel_message: Option<KernelMessage>,
+    /// Copies kept for the IPC fastpath, so that it decides without a map look-up
+    /// (`check_invariants` compares each with its source of truth):
+    /// the slot of its task in the task table,
+    task_slot: u32,
+    /// its task's chief (fixed when the task is created),
+    clan_chief: u16,
+    /// its priority (the scheduler's),
+    priority: u8,
+    /// whether a timeout is armed for it (the timeout list's),
+    timeout_armed: bool,
+    /// and how many interrupt lines are attached to it.
+    attached_interrupts: u16,
 }
 
 /// A task: an address space and its threads.
@@ -235,6 +258,9 @@ pub enum Notice {
 /// Ticks per second of the kernel's timer (the glue passes the real value).
 pub const DEFAULT_TICKS_PER_SECOND: u64 = 100;
 
+/// The priority a new thread starts with (L4's default).
+pub const DEFAULT_PRIORITY: u8 = 100;
+
 /// Default time slice: 10 ms.
 pub const DEFAULT_TIME_SLICE_MICROSECONDS: u64 = 10_000;
 
@@ -244,7 +270,7 @@ pub struct Kernel<M: Machine> {
     pub machine: M,
     threads: Vec<Option<Thread>>,
     free_slots: Vec<ThreadSlot>,
-    tasks: BTreeMap<u16, Task<M::Space>>,
+    tasks: TaskTable<M::Space>,
     /// Last incarnation version per task number: every thread of a task carries its task's
     /// version, and a re-created task gets the next one, so stale IDs are refused.
     versions: BTreeMap<u16, u32>,
@@ -258,6 +284,8 @@ pub struct Kernel<M: Machine> {
     current: Option<ThreadSlot>,
     /// The words of the message in flight (see `ipc::transfer`), kept between transfers.
     message_buffer: Option<alloc::boxed::Box<[u64; ipc::MESSAGE_WORDS]>>,
+    /// The fastpath's thread look-up: a direct-mapped cache from thread IDs to slots.
+    fast_ids: fastpath::IdCache,
     now: u64,
     ticks_per_second: u64,
     notices: VecDeque<Notice>,
@@ -290,7 +318,7 @@ impl<M: Machine> Kernel<M> {
             machine,
             threads: Vec::new(),
             free_slots: Vec::new(),
-            tasks: BTreeMap::new(),
+            tasks: TaskTable::new(),
             versions: BTreeMap::new(),
             scheduler: Scheduler::new(),
             timeouts: Timeouts::new(),
@@ -299,6 +327,7 @@ impl<M: Machine> Kernel<M> {
             inactive_owners: BTreeMap::new(),
             current: None,
             message_buffer: None,
+            fast_ids: fastpath::IdCache::new(),
             now: 0,
             ticks_per_second: ticks_per_second.max(1),
             notices: VecDeque::new(),
@@ -427,7 +456,9 @@ impl<M: Machine> Kernel<M> {
             .ok_or(CreateError::NoSuchTask)?
             .version;
         let id = ThreadId::new(task, thread, version).map_err(|_| CreateError::InvalidId)?;
+        let task_slot = self.tasks.slot_of(task).ok_or(CreateError::NoSuchTask)?;
         let owner = self.tasks.get_mut(&task).ok_or(CreateError::NoSuchTask)?;
+        let clan_chief = owner.chief;
         if owner.threads.contains_key(&thread) {
             return Err(CreateError::Exists);
         }
@@ -458,12 +489,21 @@ impl<M: Machine> Kernel<M> {
             send_queue: VecDeque::new(),
             pending_receive: None,
             kernel_message: None,
+            task_slot,
+            clan_chief,
+            priority: DEFAULT_PRIORITY,
+            timeout_armed: false,
+            attached_interrupts: 0,
         });
         owner.threads.insert(thread, slot);
+        self.fast_ids.insert(id, slot);
         self.write_utcb_mirrors(slot);
         let slice = self.ticks_for(DEFAULT_TIME_SLICE_MICROSECONDS).max(1);
-        self.scheduler
-            .add(slot, 100, u32::try_from(slice).unwrap_or(u32::MAX));
+        self.scheduler.add(
+            slot,
+            DEFAULT_PRIORITY,
+            u32::try_from(slice).unwrap_or(u32::MAX),
+        );
         Ok(id)
     }
 
@@ -536,6 +576,9 @@ impl<M: Machine> Kernel<M> {
         let mut expired = Vec::new();
         self.timeouts.expire(self.now, |slot| expired.push(slot));
         for slot in expired {
+            if let Some(thread) = self.thread_mut(slot) {
+                thread.timeout_armed = false;
+            }
             self.expire_timeout(slot);
         }
         if let Some(current) = self.current
@@ -584,6 +627,7 @@ impl<M: Machine> Kernel<M> {
             if self.lookup(thread.id) != Some(slot) {
                 return Err("a thread is not reachable by its own ID");
             }
+            self.check_fastpath_copies(slot, thread)?;
         }
         if let Some(current) = self.current
             && self.thread(current).map(|thread| thread.state) != Some(ThreadState::Ready)
@@ -603,7 +647,7 @@ fn space_id(task: u16) -> SpaceId {
 /// The mapping database's view of the page tables: by task number, through the machine.
 struct SpaceTables<'a, M: Machine> {
     machine: &'a mut M,
-    tasks: &'a mut BTreeMap<u16, Task<M::Space>>,
+    tasks: &'a mut TaskTable<M::Space>,
 }
 
 impl<M: Machine> mapdb::PageTables for SpaceTables<'_, M> {
@@ -634,7 +678,7 @@ impl<M: Machine> mapdb::PageTables for SpaceTables<'_, M> {
     }
 }
 
-fn task_of<S>(tasks: &mut BTreeMap<u16, Task<S>>, space: SpaceId) -> Option<&mut Task<S>> {
+fn task_of<S>(tasks: &mut TaskTable<S>, space: SpaceId) -> Option<&mut Task<S>> {
     let task = u16::try_from(space.0).ok()?;
     tasks.get_mut(&task)
 }

@@ -17,6 +17,8 @@ use abi::thread_id::ThreadId;
 use abi::timeout::{Timeout, Timeouts};
 
 use super::*;
+
+mod fastpath;
 use crate::mapdb::{Frame, Page, Rights};
 
 /// A page of the fake physical memory.
@@ -30,10 +32,14 @@ struct FakeMachine {
     console: Vec<(ThreadId, Vec<u8>)>,
     spaces_created: usize,
     spaces_destroyed: usize,
+    /// Spaces the fastpath may not switch to (as a space without a current ASID).
+    slow_spaces: Vec<u64>,
 }
 
 #[derive(Default, Debug)]
 struct FakeSpace {
+    /// The creation number: what the fastpath "loads" to switch to it.
+    number: u64,
     pages: BTreeMap<u64, (u64, Rights)>,
 }
 
@@ -78,7 +84,10 @@ impl Machine for FakeMachine {
 
     fn create_space(&mut self) -> Option<FakeSpace> {
         self.spaces_created += 1;
-        Some(FakeSpace::default())
+        Some(FakeSpace {
+            number: self.spaces_created as u64,
+            ..FakeSpace::default()
+        })
     }
 
     fn destroy_space(&mut self, _space: FakeSpace) {
@@ -162,6 +171,10 @@ impl Machine for FakeMachine {
 
     fn debug_write(&mut self, thread: ThreadId, text: &[u8]) {
         self.console.push((thread, text.to_vec()));
+    }
+
+    fn fast_switch_value(&self, space: &FakeSpace) -> Option<u64> {
+        (!self.slow_spaces.contains(&space.number)).then_some(space.number)
     }
 }
 
@@ -1110,7 +1123,7 @@ fn a_string_item_is_copied_into_the_receivers_buffer_and_a_bad_source_is_the_sen
 #[test]
 fn waking_a_higher_priority_thread_preempts_the_sender() {
     let (mut kernel, sigma0, root) = boot();
-    kernel.scheduler.set_parameters(sigma0, 200, 1);
+    kernel.set_scheduling(sigma0, 200, 1);
     ipc(&mut kernel, sigma0, open_wait());
     let server = id(&kernel, sigma0);
     ipc(

@@ -76,11 +76,20 @@ const _: () = assert!(trap_frame::OFFSET_SPSR == trap_frame::OFFSET_ELR + 8);
 const _: () = assert!(trap_frame::OFFSET_FAR == trap_frame::OFFSET_ESR + 8);
 const _: () = assert!(trap_frame::TRAP_FRAME_SIZE.is_multiple_of(16));
 
-// resume_user_context loads x0..x30 with `ldp` pairs from offset 0 and PC, PSTATE as a pair.
+// restore_context and the EL0 entry load and store x0..x30 with `ldp`/`stp` pairs from offset 0,
+// x30 and SP as a pair, PC and PSTATE as a pair; SP_EL1 points at a context while EL0 runs,
+// so a context is 16-byte aligned (SCTLR_EL1.SA).
+const CONTEXT_X30: usize = core::mem::offset_of!(UserContext, x) + 30 * 8;
 const _: () = assert!(core::mem::offset_of!(UserContext, x) == 0);
+const _: () = assert!(core::mem::offset_of!(UserContext, sp) == CONTEXT_X30 + 8);
 const _: () = assert!(
     core::mem::offset_of!(UserContext, pstate) == core::mem::offset_of!(UserContext, pc) + 8
 );
+const _: () = assert!(core::mem::align_of::<UserContext>() == 16);
+
+/// ESR_EL1 of `svc #1` (ipc) from AArch64 EL0: EC 0x15 (SVC64), IL = 1 (a 32-bit
+/// instruction), ISS = the immediate. The entry compares the whole register with it.
+const SVC_IPC_ESR: u64 = (0x15 << 26) | (1 << 25) | abi::call::Call::Ipc.number() as u64;
 
 global_asm!(
     include_str!("vectors.s"),
@@ -88,8 +97,11 @@ global_asm!(
     OFFSET_X30 = const OFFSET_X30,
     OFFSET_ELR = const trap_frame::OFFSET_ELR,
     OFFSET_ESR = const trap_frame::OFFSET_ESR,
-    CONTEXT_SP = const core::mem::offset_of!(UserContext, sp),
+    CONTEXT_X30 = const CONTEXT_X30,
     CONTEXT_PC = const core::mem::offset_of!(UserContext, pc),
+    CONTEXT_TLS = const core::mem::offset_of!(UserContext, tls),
+    SVC_IPC_ESR_HIGH = const SVC_IPC_ESR >> 16,
+    SVC_IPC_ESR_LOW = const SVC_IPC_ESR & 0xFFFF,
 );
 
 unsafe extern "C" {

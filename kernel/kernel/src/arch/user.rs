@@ -16,49 +16,103 @@
 use aarch64::trap_frame::TrapFrame;
 use aarch64_cpu::registers::{PAR_EL1, TCR_EL1, TTBR0_EL1};
 use core::arch::asm;
+use kcore::kernel::UserContext;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use super::with_interrupts_masked;
 
 unsafe extern "C" {
-    /// vectors.s: copy `frame` to the top of the kernel stack (`stack_top`), point SP_EL1 at
-    /// it and restore it with `eret`; see [`enter_user`].
-    fn enter_user_frame(frame: *const TrapFrame, stack_top: u64) -> !;
-    /// vectors.s: reset SP_EL1 to `stack_top` and return to EL0 with the registers in
-    /// `context`; see [`resume_user_context`].
-    #[link_name = "resume_user_context"]
-    fn resume_user_context_asm(context: *const kcore::kernel::UserContext, stack_top: u64) -> !;
+    /// vectors.s: point SP_EL1 at `context` and return to EL0 with its registers; see
+    /// [`resume_user_context`].
+    #[link_name = "restore_context"]
+    fn restore_context_asm(context: *const UserContext) -> !;
 }
 
 /// Return to EL0 straight from a thread's saved registers (no frame is built or copied):
-/// EL0t with interrupts unmasked and only the saved NZCV, the kernel stack abandoned.
+/// EL0t with interrupts unmasked and only the saved NZCV, the kernel stack abandoned. The
+/// next exception from EL0 saves the registers back into `context` (vectors.s).
 ///
 /// # Safety
-/// `context` must stay valid and unchanged until the `eret` (interrupts are masked at once, and
-/// nothing else runs on this CPU); nothing on the kernel stack may be needed again (as for
-/// [`enter_user`]), and the thread's address space must be the active TTBR0.
-pub unsafe fn resume_user_context(context: *const kcore::kernel::UserContext) -> ! {
-    let stack_top = crate::layout::image_sections().stack.end;
-    // SAFETY: passed on from the caller; `stack_top` is the 16-byte aligned top of the stack.
-    unsafe { resume_user_context_asm(context, stack_top) }
+/// `context` must stay valid, and be used for nothing else, until the next exception from
+/// EL0 has saved into it and left it (interrupts are masked at once, and nothing else runs on
+/// this CPU); nothing on the kernel stack may be needed again, the thread's address space
+/// must be the active TTBR0 and its UTCB in TPIDRRO_EL0, and TPIDR_EL1 must hold the top of
+/// the kernel stack ([`set_kernel_stack_top`]).
+pub unsafe fn resume_user_context(context: *const UserContext) -> ! {
+    // SAFETY: passed on from the caller; UserContext is 16-byte aligned by its type.
+    unsafe { restore_context_asm(context) }
 }
 
-/// Restore `frame` and `eret` to it, abandoning everything on the kernel stack: the stack
-/// pointer restarts at the top, so that the next exception from EL0 finds the whole stack
-/// (the kernel is event-driven: no kernel state lives on the stack between events). IRQs
-/// are masked from here until the `eret` loads the frame's SPSR.
+/// Where the EL0 entry moves the stack pointer after saving the user registers: the top of
+/// the kernel stack, kept in TPIDR_EL1 (which nothing else uses). Called once at boot,
+/// before anything runs at EL0.
+pub fn set_kernel_stack_top() {
+    let stack_top = crate::layout::image_sections().stack.end;
+    // SAFETY: TPIDR_EL1 is a software register only vectors.s reads.
+    unsafe {
+        asm!("msr tpidr_el1, {0}", in(reg) stack_top, options(nostack, nomem, preserves_flags))
+    };
+}
+
+/// A context for code that runs at EL0 outside the kernel core (the user-* test scenarios):
+/// the EL0 entry saves into it, [`enter_user`] restores from it.
+struct ScaffoldContext(core::cell::UnsafeCell<UserContext>);
+
+// SAFETY: one CPU runs EL0 code, and only the exception path (IRQs masked) touches the
+// context: `enter_user` writes it right before `eret`, the EL0 entry saves into it.
+unsafe impl Sync for ScaffoldContext {}
+
+static SCAFFOLD_CONTEXT: ScaffoldContext =
+    ScaffoldContext(core::cell::UnsafeCell::new(UserContext {
+        x: [0; 31],
+        sp: 0,
+        pc: 0,
+        pstate: 0,
+        tls: 0,
+    }));
+
+/// Run `frame` at EL0, abandoning everything on the kernel stack: the stack pointer restarts
+/// at the top at the next exception (the kernel is event-driven: no kernel state lives on the
+/// stack between events). IRQs are masked from here until the `eret` loads the SPSR, of which
+/// only the condition flags are kept (EL0t, interrupts unmasked).
 ///
 /// # Safety
-/// `frame.spsr` must select EL0t in AArch64 state (M[4:0] = 0), so that `eret` leaves EL1.
-/// Nothing on the kernel stack may be needed again: the caller's frames and every value
-/// they own are dropped without running destructors (a lock guard among them would never
-/// release its lock).
+/// Nothing on the kernel stack may be needed again: the caller's frames and every value they
+/// own are dropped without running destructors (a lock guard among them would never release
+/// its lock). The kernel core must not be running (it resumes its threads itself).
 pub unsafe fn enter_user(frame: &TrapFrame) -> ! {
-    let stack_top = crate::layout::image_sections().stack.end;
-    // SAFETY: `stack_top` is the top of the kernel stack (16-byte aligned by link.ld);
-    // enter_user_frame copies the frame before it overwrites anything that might hold it,
-    // and the caller guarantees an EL0t SPSR and that nothing on the stack is needed.
-    unsafe { enter_user_frame(frame, stack_top) }
+    let context = SCAFFOLD_CONTEXT.0.get();
+    super::disable_interrupts();
+    // SAFETY: interrupts are masked and this CPU is the only one running EL0 code; the
+    // previous user of the context (an EL0 entry) has finished with it, since we run after it.
+    unsafe {
+        *context = UserContext {
+            x: frame.x,
+            sp: frame.sp_el0,
+            pc: frame.elr,
+            pstate: frame.spsr,
+            tls: 0,
+        };
+        resume_user_context(context)
+    }
+}
+
+/// The fastpath's switch to another thread: load its address space (TTBR0_EL1, root and
+/// ASID in one write) and its UTCB (TPIDRRO_EL0). No barrier: the `eret` that follows is
+/// context-synchronising, and the kernel touches no user memory in between.
+pub fn switch_user_thread(translation_table_base: u64, utcb: u64) {
+    // SAFETY: `translation_table_base` is what `UserSpace::fast_switch_value` composed from a
+    // live space's root and its current ASID (the same value `load_user_tables` writes); the
+    // UTCB register only matters to EL0.
+    unsafe {
+        asm!(
+            "msr ttbr0_el1, {0}",
+            "msr tpidrro_el0, {1}",
+            in(reg) translation_table_base,
+            in(reg) utcb,
+            options(nostack, nomem, preserves_flags)
+        )
+    };
 }
 
 /// Make page-table writes visible to the table walker (DSB ISHST) and synchronise the
@@ -221,19 +275,19 @@ pub unsafe fn read_as_user(address: u64) -> u64 {
     value
 }
 
-/// Load the thread registers EL0 reads but the trap frame does not hold: TPIDRRO_EL0 (the
-/// thread's UTCB address, read-only to EL0) and TPIDR_EL0 (its own TLS pointer).
-pub fn load_thread_registers(utcb: u64, tls: u64) {
-    // SAFETY: both registers only matter to EL0; writing them changes no kernel state.
-    unsafe {
-        asm!("msr tpidrro_el0, {0}", "msr tpidr_el0, {1}", in(reg) utcb, in(reg) tls, options(nostack, nomem, preserves_flags))
-    };
+/// Load the thread register EL0 reads but its saved context does not hold: TPIDRRO_EL0, the
+/// thread's UTCB address (read-only to EL0). TPIDR_EL0, its TLS pointer, travels with the
+/// context.
+pub fn load_utcb_register(utcb: u64) {
+    // SAFETY: the register only matters to EL0; writing it changes no kernel state.
+    unsafe { asm!("msr tpidrro_el0, {0}", in(reg) utcb, options(nostack, nomem, preserves_flags)) };
 }
 
-/// TPIDR_EL0 as EL0 left it, to save with the thread.
-pub fn saved_tls() -> u64 {
-    let tls: u64;
-    // SAFETY: reads a register.
-    unsafe { asm!("mrs {0}, tpidr_el0", out(reg) tls, options(nostack, nomem, preserves_flags)) };
-    tls
+/// The user translation table root TTBR0_EL1 holds (its BADDR field), and its ASID.
+pub fn loaded_user_tables() -> (u64, u16) {
+    let value = TTBR0_EL1.get();
+    (
+        TTBR0_EL1::BADDR.read(value) << 1,
+        TTBR0_EL1::ASID.read(value) as u16,
+    )
 }
