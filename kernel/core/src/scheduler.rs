@@ -86,6 +86,9 @@ pub struct Scheduler<T> {
     /// headers would otherwise sit wherever the scheduler is moved).
     queues: Box<[VecDeque<T>; PRIORITY_LEVELS]>,
     threads: BTreeMap<T, ThreadEntry>,
+    /// The highest level with a queued thread, -1 for none: the bitmap's answer, kept
+    /// current on every queue change so that [`Scheduler::has_ready_above`] is one compare.
+    highest_ready: i16,
 }
 
 impl<T: Copy + Ord + Debug> Default for Scheduler<T> {
@@ -101,6 +104,7 @@ impl<T: Copy + Ord + Debug> Scheduler<T> {
             ready_levels: [0; 4],
             queues: Box::new([const { VecDeque::new() }; PRIORITY_LEVELS]),
             threads: BTreeMap::new(),
+            highest_ready: -1,
         }
     }
 
@@ -312,13 +316,7 @@ impl<T: Copy + Ord + Debug> Scheduler<T> {
     /// that priority would lose the CPU to a ready one (the IPC fastpath's check, a few
     /// instructions on the bitmap).
     pub fn has_ready_above(&self, priority: u8) -> bool {
-        let level = usize::from(priority);
-        let word = level / 64;
-        let above_in_word = match level % 64 {
-            63 => 0,
-            bit => self.ready_levels[word] >> (bit + 1),
-        };
-        above_in_word != 0 || self.ready_levels[word + 1..].iter().any(|&bits| bits != 0)
+        self.highest_ready > i16::from(priority)
     }
 
     fn highest_ready_level(&self) -> Option<u8> {
@@ -374,7 +372,8 @@ impl<T: Copy + Ord + Debug> Scheduler<T> {
         self.after_queue_change(priority);
     }
 
-    /// Makes the bitmap bit of `priority` say whether its queue is non-empty.
+    /// Makes the bitmap bit of `priority` say whether its queue is non-empty, and the cached
+    /// highest level follow.
     fn after_queue_change(&mut self, priority: u8) {
         let word = &mut self.ready_levels[usize::from(priority / 64)];
         let bit = 1u64 << (priority % 64);
@@ -383,6 +382,7 @@ impl<T: Copy + Ord + Debug> Scheduler<T> {
         } else {
             *word |= bit;
         }
+        self.highest_ready = self.highest_ready_level().map_or(-1, i16::from);
     }
 }
 

@@ -71,14 +71,16 @@ pub fn from_user(synchronous: bool, esr: u64, far: u64) -> ! {
 
 /// vectors.s, for `svc #1` (ipc) from EL0 with the caller's registers saved in its context:
 /// the IPC fastpath (kcore's `ipc_fastpath`). Returns the context of the thread to resume,
-/// its address space and UTCB already loaded, or null when the general path must run.
+/// its address space and UTCB already loaded, or null when the general path must run. The
+/// receiver's x0..x7 are the message, which vectors.s takes from the sender's context.
 #[unsafe(no_mangle)]
 extern "C" fn ipc_fastpath() -> *const UserContext {
     // No lock is taken: every holder of the lock runs to completion with IRQs masked before
-    // anything returns to EL0, so on entry from EL0 it is free; the check costs one load.
-    if SYSTEM.is_locked() {
-        return core::ptr::null();
-    }
+    // anything returns to EL0, so on entry from EL0 it is free.
+    debug_assert!(
+        !SYSTEM.is_locked(),
+        "the kernel lock is held on entry from EL0"
+    );
     // SAFETY: the lock is free and cannot be taken while this runs (one CPU, IRQs masked since
     // the exception, and nothing here takes it), so this is the only reference to the kernel
     // until the function returns.
@@ -88,6 +90,8 @@ extern "C" fn ipc_fastpath() -> *const UserContext {
     match kernel.ipc_fastpath() {
         Some(switch) => {
             arch::user::switch_user_thread(switch.space, switch.utcb);
+            // vectors.s loads the receiver's x0..x7 from the sender's context, which it still
+            // holds in x19: `switch.message` is that context.
             switch.context
         }
         None => core::ptr::null(),

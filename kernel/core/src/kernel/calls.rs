@@ -121,6 +121,7 @@ impl<M: Machine> Kernel<M> {
         if self.current == Some(thread) {
             self.current = None;
         }
+        self.refresh_fast_sender(thread);
     }
 
     /// `thread`'s ipc is over: it becomes ready (queued unless it is the running thread).
@@ -131,6 +132,7 @@ impl<M: Machine> Kernel<M> {
         };
         tcb.state = ThreadState::Ready;
         tcb.pending_receive = None;
+        tcb.fast_sender = ThreadId::NIL.raw();
         if self.current != Some(thread) {
             self.scheduler.make_ready(thread);
         }

@@ -42,12 +42,21 @@ use super::{Kernel, Machine, ReceiveFrom, ThreadSlot, ThreadState, UserContext};
 /// typed words, and untyped counts above 7 (MR8.. live in the UTCB).
 const SLOW_TAG_BITS: u64 = 0x0000_FFFF_FFFF_FFF8;
 
-/// What the glue needs to resume the receiver: its saved registers (the message is in
-/// x0..x9), the value that activates its address space, and its UTCB address.
+/// What the glue needs to resume the receiver: where its registers are, the value that
+/// activates its address space, and its UTCB address.
+///
+/// The message is not copied into the receiver's context: MR0..MR7 are the sender's x0..x7,
+/// which the sender's context already holds, so the glue loads the receiver's x0..x7 from
+/// [`FastSwitch::message`] and everything else (x8 = the sender, x9 = 0, and x10..x30, SP,
+/// PC, PSTATE, TLS) from [`FastSwitch::context`]. The receiver's saved x0..x7 are stale
+/// until its next kernel entry saves them again; nothing reads them in between, because the
+/// receiver runs at once.
 #[derive(Debug)]
 pub struct FastSwitch<'kernel> {
-    /// The receiver's registers, ready to be restored.
+    /// The receiver's registers, ready to be restored (but for x0..x7).
     pub context: &'kernel UserContext,
+    /// The sender's registers: x0..x7 are the message, the receiver's x0..x7.
+    pub message: &'kernel UserContext,
     /// [`Machine::fast_switch_value`] of the receiver's address space.
     pub space: u64,
     /// The receiver's UTCB (TPIDRRO_EL0).
@@ -119,23 +128,21 @@ impl<M: Machine> Kernel<M> {
         let registers = &sender.context.x;
         let (tag, destination, specifier, timeouts) =
             (registers[0], registers[8], registers[9], registers[10]);
+        debug_assert!(
+            sender.kernel_message.is_none(),
+            "a ready thread composes nothing"
+        );
         let call = specifier == destination;
-        let accepts = match receiver.state {
-            ThreadState::Receiving {
-                from: ReceiveFrom::Any,
-            } => true,
-            ThreadState::Receiving {
-                from: ReceiveFrom::Thread(partner),
-            } => partner == current,
-            _ => false,
-        };
+        // The receiver waits for this sender or anyone, without a timeout or a pending fault
+        // reply (`fast_sender`); the running sender holds no kernel-composed message (a
+        // ready thread never does: `check_invariants`).
+        let sender_id = sender.id.raw();
+        let accepts =
+            receiver.fast_sender == sender_id || receiver.fast_sender == ThreadId::ANY.raw();
         if tag & SLOW_TAG_BITS != 0
             || timeouts as u32 != Timeout::NEVER.raw()
             || receiver.id.raw() != destination
             || !accepts
-            || receiver.timeout_armed
-            || receiver.kernel_message.is_some()
-            || sender.kernel_message.is_some()
         {
             return None;
         }
@@ -158,32 +165,53 @@ impl<M: Machine> Kernel<M> {
         let space = self.machine.fast_switch_value(space)?;
 
         // Every check passed: commit. Nothing below can fail.
-        sender.state = ThreadState::Receiving {
-            from: if call {
-                ReceiveFrom::Thread(target)
-            } else {
-                ReceiveFrom::Any
-            },
+        let (waits_for, fast_sender) = if call {
+            (ReceiveFrom::Thread(target), destination)
+        } else {
+            (ReceiveFrom::Any, ThreadId::ANY.raw())
         };
+        sender.state = ThreadState::Receiving { from: waits_for };
+        sender.fast_sender = fast_sender;
         receiver.state = ThreadState::Ready;
-        // Word by word: a slice copy would become a call to memcpy.
-        let (message, words) = (&mut receiver.context.x, &sender.context.x);
-        message[0] = tag;
-        message[1] = words[1];
-        message[2] = words[2];
-        message[3] = words[3];
-        message[4] = words[4];
-        message[5] = words[5];
-        message[6] = words[6];
-        message[7] = words[7];
-        message[8] = sender.id.raw();
-        message[abi::call::ERROR_REGISTER] = 0;
+        receiver.fast_sender = ThreadId::NIL.raw();
+        receiver.context.x[8] = sender_id;
+        receiver.context.x[abi::call::ERROR_REGISTER] = 0;
         self.current = Some(target);
         Some(FastSwitch {
             context: &receiver.context,
+            message: &sender.context,
             space,
             utcb: receiver.utcb,
         })
+    }
+
+    /// Recompute `thread`'s `fast_sender` from its state (after it blocked).
+    pub(super) fn refresh_fast_sender(&mut self, slot: ThreadSlot) {
+        let Some(thread) = self.thread(slot) else {
+            return;
+        };
+        let fast_sender = self.fast_sender_of(thread);
+        if let Some(thread) = self.thread_mut(slot) {
+            thread.fast_sender = fast_sender;
+        }
+    }
+
+    /// What `thread`'s `fast_sender` must be.
+    fn fast_sender_of(&self, thread: &super::Thread) -> u64 {
+        if thread.timeout_armed || thread.kernel_message.is_some() {
+            return ThreadId::NIL.raw();
+        }
+        match thread.state {
+            ThreadState::Receiving {
+                from: ReceiveFrom::Any,
+            } => ThreadId::ANY.raw(),
+            ThreadState::Receiving {
+                from: ReceiveFrom::Thread(partner),
+            } => self
+                .thread(partner)
+                .map_or(ThreadId::NIL.raw(), |partner| partner.id.raw()),
+            _ => ThreadId::NIL.raw(),
+        }
     }
 
     /// The fastpath's copies in `thread` (in `slot`) agree with their sources.
@@ -212,6 +240,9 @@ impl<M: Machine> Kernel<M> {
             .count();
         if attached != usize::from(thread.attached_interrupts) {
             return Err("a thread's count of attached interrupts is stale");
+        }
+        if thread.fast_sender != self.fast_sender_of(thread) {
+            return Err("a thread's fast_sender is stale");
         }
         Ok(())
     }

@@ -195,8 +195,13 @@ pub struct Thread {
     priority: u8,
     /// whether a timeout is armed for it (the timeout list's),
     timeout_armed: bool,
-    /// and how many interrupt lines are attached to it.
+    /// how many interrupt lines are attached to it,
     attached_interrupts: u16,
+    /// and whom the fastpath may deliver to it: the ID of the thread it waits for, `ANY` in
+    /// an open wait, nil when it is not in a receive the fastpath can complete (not
+    /// receiving, a timeout armed, or waiting for the reply to a kernel-composed message).
+    /// Refreshed whenever it blocks or wakes.
+    fast_sender: u64,
 }
 
 /// A task: an address space and its threads.
@@ -494,6 +499,7 @@ impl<M: Machine> Kernel<M> {
             priority: DEFAULT_PRIORITY,
             timeout_armed: false,
             attached_interrupts: 0,
+            fast_sender: ThreadId::NIL.raw(),
         });
         owner.threads.insert(thread, slot);
         self.fast_ids.insert(id, slot);
@@ -633,6 +639,13 @@ impl<M: Machine> Kernel<M> {
             && self.thread(current).map(|thread| thread.state) != Some(ThreadState::Ready)
         {
             return Err("the current thread is not ready");
+        }
+        let composing_ready =
+            self.threads.iter().flatten().any(|thread| {
+                thread.state == ThreadState::Ready && thread.kernel_message.is_some()
+            });
+        if composing_ready {
+            return Err("a ready thread still holds a kernel-composed message");
         }
         self.mapdb
             .check_invariants()

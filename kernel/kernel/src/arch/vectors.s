@@ -92,7 +92,7 @@ el0_synchronous:
     cmp     x2, x3
     b.ne    1f
     bl      ipc_fastpath
-    cbnz    x0, restore_context
+    cbnz    x0, fastpath_exit
 1:  mov     x1, #8
     b       2f
 el0_other:
@@ -103,6 +103,37 @@ el0_other:
     bl      handle_el0_exception
     // handle_el0_exception never returns.
     brk     #0
+
+// The fastpath's way back to EL0. x0: the receiver's context; x19: the sender's context
+// (SAVE_CONTEXT put it there and Rust preserves x19), whose x0..x7 are the message, the
+// receiver's x0..x7 (kcore::kernel::FastSwitch). Everything else comes from the receiver's
+// context, as in restore_context; IRQs are still masked from the exception entry.
+fastpath_exit:
+    mov     sp, x0
+    ldp     x2, x3, [sp, #{CONTEXT_PC}]
+    and     x3, x3, #0xf0000000
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x2, [sp, #{CONTEXT_X30}]
+    msr     sp_el0, x2
+    ldr     x2, [sp, #{CONTEXT_TLS}]
+    msr     tpidr_el0, x2
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x28, x29, [sp, #16 * 14]
+    ldp     x0, x1, [x19, #16 * 0]
+    ldp     x2, x3, [x19, #16 * 1]
+    ldp     x4, x5, [x19, #16 * 2]
+    ldp     x6, x7, [x19, #16 * 3]
+    ldp     x18, x19, [sp, #16 * 9]
+    eret
 
 // restore_context(context: *const UserContext) -> !
 //

@@ -22,8 +22,14 @@ fn ipc_both(fast: &mut Kernel<FakeMachine>, general: &mut Kernel<FakeMachine>) -
         Some(switch) => {
             let space = switch.space;
             let context = *switch.context;
+            let message = *switch.message;
             let utcb = switch.utcb;
             let receiver = fast.current().unwrap();
+            // The glue loads the receiver's x0..x7 from the sender's registers.
+            let registers = &mut fast.thread_mut(receiver).unwrap().context.x;
+            registers[..8].copy_from_slice(&message.x[..8]);
+            let mut context = context;
+            context.x[..8].copy_from_slice(&message.x[..8]);
             assert_eq!(context, fast.thread(receiver).unwrap().context);
             assert_eq!(utcb, fast.thread(receiver).unwrap().utcb);
             assert_eq!(
