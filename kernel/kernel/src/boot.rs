@@ -58,8 +58,10 @@ pub unsafe extern "C" fn kernel_main(
     let Ok(dtb_size) = devicetree::total_size(header) else {
         arch::halt()
     };
-    // The EL0 entry finds the kernel stack through TPIDR_EL1.
+    // The EL0 entry finds the kernel stack through TPIDR_EL1; EL0 FP/SIMD traps until a
+    // thread owns the FP unit (lazy switching, system.rs).
     arch::user::set_kernel_stack_top();
+    arch::user::set_fp_access(false);
     let facts = BootFacts {
         dtb_physical,
         dtb_size: dtb_size as u64,

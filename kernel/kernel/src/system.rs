@@ -13,7 +13,8 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aarch64::exception::{ExceptionClass, FaultStatus, Syndrome};
-use kcore::kernel::{Access, Kernel, Notice, UserContext};
+use alloc::boxed::Box;
+use kcore::kernel::{Access, FpRegisters, Kernel, Notice, UserContext};
 use spin::mutex::SpinMutex;
 
 use crate::machine::HardwareMachine;
@@ -90,6 +91,7 @@ extern "C" fn ipc_fastpath() -> *const UserContext {
     match kernel.ipc_fastpath() {
         Some(switch) => {
             arch::user::switch_user_thread(switch.space, switch.utcb);
+            arch::user::set_fp_access(switch.owns_fp_unit);
             // vectors.s loads the receiver's x0..x7 from the sender's context, which it still
             // holds in x19: `switch.message` is that context.
             switch.context
@@ -117,6 +119,7 @@ fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, esr: u64, far: u64) {
         .and_then(|current| kernel.thread(current))
         .map_or((0, 0), |thread| (thread.context.pc, thread.context.x[0]));
     match syndrome.class() {
+        ExceptionClass::TrappedFloatingPointAccess => take_fp_unit(kernel),
         ExceptionClass::Svc64 => {
             let immediate = syndrome.immediate().unwrap_or(0);
             if cfg!(feature = "ktest") && immediate == TEST_RAISE_INTERRUPT {
@@ -138,6 +141,30 @@ fn synchronous_event(kernel: &mut Kernel<HardwareMachine>, esr: u64, far: u64) {
         }
         _ => kernel.exception(esr, far),
     }
+}
+
+/// The running thread used FP/SIMD while another thread's registers were in the unit (lazy
+/// switching): save those into their owner, load the running thread's (zero for a thread
+/// that never used the unit), and let it retry the instruction with the unit enabled
+/// ([`resume`] enables it for the owner only).
+fn take_fp_unit(kernel: &mut Kernel<HardwareMachine>) {
+    let Some(current) = kernel.current() else {
+        return;
+    };
+    if kernel.fp_owner() == Some(current) {
+        return;
+    }
+    if let Some(owner) = kernel.fp_owner()
+        && let Some(thread) = kernel.thread_mut(owner)
+    {
+        let area = thread.fp.get_or_insert_with(|| Box::new(FpRegisters::ZERO));
+        arch::user::save_fp_registers(area);
+    }
+    let saved = kernel
+        .thread(current)
+        .and_then(|thread| thread.fp.as_deref());
+    arch::user::load_fp_registers(saved.unwrap_or(&FpRegisters::ZERO));
+    kernel.set_fp_owner(Some(current));
 }
 
 /// Test image only: `svc #0xFFF0` with x0 = an SPI's INTID makes that interrupt pending, a
@@ -191,6 +218,7 @@ pub fn resume() -> ! {
             feed_events(kernel);
             let current = kernel.current()?;
             kernel.space_mut(current)?.user_space().activate();
+            arch::user::set_fp_access(kernel.fp_owner() == Some(current));
             let thread = kernel.thread(current)?;
             arch::user::load_utcb_register(thread.utcb);
             Some(&thread.context as *const UserContext)

@@ -22,6 +22,7 @@ fn kcore_ipc(machine: Machine) {
         "ktest: started pong as 3.0/v1 and ping as its client",
         "ping: start",
         "ping: 1000 calls ok",
+        "ping: FP/SIMD registers survive switches",
         "ping: read 0x5eedcafe through a user-level pager",
         "ping: a 30000 us receive timeout expired",
         "ping: svc #0 became an exception message; its handler answered 4242",

@@ -6,10 +6,12 @@
 //! with a map item for one of its own pages holding [`SEED`]. Last, ping sends
 //! [`DONE_LABEL`] and pong halts. Between them they cover call, reply-and-wait, open and
 //! closed waits, send-only ipc, kernel-generated page-fault messages and a user-level pager's
-//! map reply, all through libl4 and rt.
+//! map reply, all through libl4 and rt. Both also keep values in every FP/SIMD register
+//! across calls to each other (the `fp` module), which the kernel switches lazily.
 
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// Only the `fp` module needs `unsafe` (its asm), and says so.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 use abi::ThreadId;
@@ -54,6 +56,108 @@ const fn thread_zero(task: u16) -> ThreadId {
     match ThreadId::new(task, 0, 1) {
         Ok(thread) => thread,
         Err(_) => panic!("thread 0, version 1 of a user task is a valid thread ID"),
+    }
+}
+
+/// Label of ping's FP requests: pong fills its FP/SIMD registers from MR1 and answers.
+pub const FP_FILL_LABEL: u16 = 3;
+/// Label of ping's FP checks: pong checks its FP/SIMD registers still hold MR1's pattern.
+pub const FP_CHECK_LABEL: u16 = 4;
+
+/// FP/SIMD registers at EL0, for the test of the kernel's lazy FP switching: every Q
+/// register and FPCR get values derived from a pattern, and are checked later. Our EL0
+/// programs are otherwise softfloat, so nothing else touches these registers.
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+#[allow(unsafe_code, reason = "FP/SIMD registers are reached only with asm")]
+pub mod fp {
+    /// Q0..Q31 and FPCR as 33 words (FPCR in the last, its rounding mode bits only).
+    #[repr(C, align(16))]
+    struct Registers([u128; 33]);
+
+    fn expected(pattern: u64) -> Registers {
+        let mut registers = Registers([0; 33]);
+        for (index, register) in registers.0.iter_mut().enumerate().take(32) {
+            let low = pattern.rotate_left(index as u32) ^ index as u64;
+            *register = (u128::from(!low) << 64) | u128::from(low);
+        }
+        // FPCR.RMode (bits 23:22) = pattern's low two bits.
+        registers.0[32] = u128::from((pattern & 0b11) << 22);
+        registers
+    }
+
+    /// Fill Q0..Q31 and FPCR.RMode from `pattern`.
+    pub fn fill(pattern: u64) {
+        let registers = expected(pattern);
+        let base = registers.0.as_ptr();
+        // SAFETY: `base` points at 33 aligned 16-byte values; the asm reads 32 of them into
+        // the Q registers and the last word's low half into FPCR. Nothing in this program
+        // keeps values in FP registers (softfloat), so clobbering them is harmless.
+        unsafe {
+            core::arch::asm!(
+                ".arch_extension fp",
+                ".arch_extension simd",
+                "ldp q0, q1, [{base}, #32 * 0]",
+                "ldp q2, q3, [{base}, #32 * 1]",
+                "ldp q4, q5, [{base}, #32 * 2]",
+                "ldp q6, q7, [{base}, #32 * 3]",
+                "ldp q8, q9, [{base}, #32 * 4]",
+                "ldp q10, q11, [{base}, #32 * 5]",
+                "ldp q12, q13, [{base}, #32 * 6]",
+                "ldp q14, q15, [{base}, #32 * 7]",
+                "ldp q16, q17, [{base}, #32 * 8]",
+                "ldp q18, q19, [{base}, #32 * 9]",
+                "ldp q20, q21, [{base}, #32 * 10]",
+                "ldp q22, q23, [{base}, #32 * 11]",
+                "ldp q24, q25, [{base}, #32 * 12]",
+                "ldp q26, q27, [{base}, #32 * 13]",
+                "ldp q28, q29, [{base}, #32 * 14]",
+                "ldp q30, q31, [{base}, #32 * 15]",
+                "ldr {control}, [{base}, #512]",
+                "msr fpcr, {control}",
+                base = in(reg) base,
+                control = out(reg) _,
+                options(nostack, readonly, preserves_flags)
+            )
+        };
+    }
+
+    /// Whether Q0..Q31 and FPCR.RMode still hold what `fill(pattern)` put there.
+    pub fn holds(pattern: u64) -> bool {
+        let mut registers = Registers([0; 33]);
+        let base = registers.0.as_mut_ptr();
+        // SAFETY: `base` points at 33 aligned 16-byte values this function owns; the asm
+        // writes the Q registers into the first 32 and FPCR into the last.
+        unsafe {
+            core::arch::asm!(
+                ".arch_extension fp",
+                ".arch_extension simd",
+                "stp q0, q1, [{base}, #32 * 0]",
+                "stp q2, q3, [{base}, #32 * 1]",
+                "stp q4, q5, [{base}, #32 * 2]",
+                "stp q6, q7, [{base}, #32 * 3]",
+                "stp q8, q9, [{base}, #32 * 4]",
+                "stp q10, q11, [{base}, #32 * 5]",
+                "stp q12, q13, [{base}, #32 * 6]",
+                "stp q14, q15, [{base}, #32 * 7]",
+                "stp q16, q17, [{base}, #32 * 8]",
+                "stp q18, q19, [{base}, #32 * 9]",
+                "stp q20, q21, [{base}, #32 * 10]",
+                "stp q22, q23, [{base}, #32 * 11]",
+                "stp q24, q25, [{base}, #32 * 12]",
+                "stp q26, q27, [{base}, #32 * 13]",
+                "stp q28, q29, [{base}, #32 * 14]",
+                "stp q30, q31, [{base}, #32 * 15]",
+                "mrs {control}, fpcr",
+                "str {control}, [{base}, #512]",
+                base = in(reg) base,
+                control = out(reg) _,
+                options(nostack, preserves_flags)
+            )
+        };
+        let mut wanted = expected(pattern);
+        registers.0[32] &= 0b11 << 22;
+        wanted.0[32] &= 0b11 << 22;
+        registers.0 == wanted.0
     }
 }
 

@@ -1036,6 +1036,10 @@ impl<M: Machine> Kernel<M> {
         }
         self.cancel_timeout(slot);
         self.scheduler.remove(slot);
+        // Its FP registers die with it; a thread that reuses the slot must not find them.
+        if self.fp_owner == Some(slot) {
+            self.fp_owner = None;
+        }
         if self.current == Some(slot) {
             self.current = None;
         }

@@ -61,6 +61,9 @@ pub struct FastSwitch<'kernel> {
     pub space: u64,
     /// The receiver's UTCB (TPIDRRO_EL0).
     pub utcb: u64,
+    /// Whether the FP unit holds the receiver's FP/SIMD registers (lazy switching: if not,
+    /// the glue makes its FP instructions trap).
+    pub owns_fp_unit: bool,
 }
 
 /// Entries of the thread-ID cache: a power of two.
@@ -182,6 +185,7 @@ impl<M: Machine> Kernel<M> {
             message: &sender.context,
             space,
             utcb: receiver.utcb,
+            owns_fp_unit: self.fp_owner == Some(target),
         })
     }
 

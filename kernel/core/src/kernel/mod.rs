@@ -64,6 +64,29 @@ pub struct UserContext {
     pub tls: u64,
 }
 
+/// A thread's FP/SIMD registers (Q0..Q31, FPSR, FPCR), kept while another thread owns the
+/// FP unit. The EL1 glue switches them lazily: a thread's first FP instruction after another
+/// thread used the unit traps, and only then are the registers exchanged.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FpRegisters {
+    /// Q0..Q31.
+    pub q: [u128; 32],
+    /// FPSR.
+    pub fpsr: u64,
+    /// FPCR.
+    pub fpcr: u64,
+}
+
+impl FpRegisters {
+    /// The state a new thread starts with: all zero (FPCR 0: round to nearest, no traps).
+    pub const ZERO: FpRegisters = FpRegisters {
+        q: [0; 32],
+        fpsr: 0,
+        fpcr: 0,
+    };
+}
+
 /// A user memory access the machine could not perform: the page is not mapped with the
 /// needed right in that address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,6 +225,9 @@ pub struct Thread {
     /// receiving, a timeout armed, or waiting for the reply to a kernel-composed message).
     /// Refreshed whenever it blocks or wakes.
     fast_sender: u64,
+    /// Its FP/SIMD registers while another thread owns the FP unit (`None`: never saved,
+    /// all zero).
+    pub fp: Option<alloc::boxed::Box<FpRegisters>>,
 }
 
 /// A task: an address space and its threads.
@@ -291,6 +317,8 @@ pub struct Kernel<M: Machine> {
     message_buffer: Option<alloc::boxed::Box<[u64; ipc::MESSAGE_WORDS]>>,
     /// The fastpath's thread look-up: a direct-mapped cache from thread IDs to slots.
     fast_ids: fastpath::IdCache,
+    /// The thread whose FP/SIMD registers are in the FP unit (the glue switches lazily).
+    fp_owner: Option<ThreadSlot>,
     now: u64,
     ticks_per_second: u64,
     notices: VecDeque<Notice>,
@@ -333,6 +361,7 @@ impl<M: Machine> Kernel<M> {
             current: None,
             message_buffer: None,
             fast_ids: fastpath::IdCache::new(),
+            fp_owner: None,
             now: 0,
             ticks_per_second: ticks_per_second.max(1),
             notices: VecDeque::new(),
@@ -352,6 +381,16 @@ impl<M: Machine> Kernel<M> {
     /// A thread by slot, mutably (the glue saves and restores contexts through this).
     pub fn thread_mut(&mut self, slot: ThreadSlot) -> Option<&mut Thread> {
         self.threads.get_mut(slot.index()).and_then(Option::as_mut)
+    }
+
+    /// The thread whose FP/SIMD registers the FP unit holds, if it still exists.
+    pub fn fp_owner(&self) -> Option<ThreadSlot> {
+        self.fp_owner
+    }
+
+    /// Record that the FP unit now holds `owner`'s registers (the glue has switched them).
+    pub fn set_fp_owner(&mut self, owner: Option<ThreadSlot>) {
+        self.fp_owner = owner;
     }
 
     /// The address space of a thread's task.
@@ -500,6 +539,7 @@ impl<M: Machine> Kernel<M> {
             timeout_armed: false,
             attached_interrupts: 0,
             fast_sender: ThreadId::NIL.raw(),
+            fp: None,
         });
         owner.threads.insert(thread, slot);
         self.fast_ids.insert(id, slot);

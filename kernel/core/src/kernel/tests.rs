@@ -1336,3 +1336,16 @@ fn the_receivers_copy_of_a_map_item_says_what_it_got() {
     );
     assert_eq!(x(&kernel, root, 2), Fpage::NIL.raw());
 }
+
+#[test]
+fn a_deleted_threads_fp_registers_are_never_handed_to_the_thread_that_reuses_its_slot() {
+    let (mut kernel, _sigma0, _root) = boot();
+    let doomed = spawn(&mut kernel, 10, ROOT, ThreadId::NIL);
+    kernel.set_fp_owner(Some(doomed));
+    kernel.delete_task(10);
+    assert_eq!(kernel.fp_owner(), None);
+    let reborn = spawn(&mut kernel, 11, ROOT, ThreadId::NIL);
+    assert_eq!(reborn, doomed, "the slot is reused");
+    assert_eq!(kernel.fp_owner(), None);
+    assert!(kernel.thread(reborn).unwrap().fp.is_none());
+}

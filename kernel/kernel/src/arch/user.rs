@@ -16,7 +16,7 @@
 use aarch64::trap_frame::TrapFrame;
 use aarch64_cpu::registers::{PAR_EL1, TCR_EL1, TTBR0_EL1};
 use core::arch::asm;
-use kcore::kernel::UserContext;
+use kcore::kernel::{FpRegisters, UserContext};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use super::with_interrupts_masked;
@@ -291,3 +291,95 @@ pub fn loaded_user_tables() -> (u64, u16) {
         TTBR0_EL1::ASID.read(value) as u16,
     )
 }
+
+/// CPACR_EL1.FPEN: FP/SIMD instructions at EL0 trap (0b01; EL1 never traps), or run (0b11).
+const FPEN_TRAP_EL0: u64 = 0b01 << 20;
+const FPEN_NO_TRAP: u64 = 0b11 << 20;
+
+/// Whether the running thread may use the FP unit without a trap: yes when it owns the
+/// registers in it (lazy switching: `system.rs`). EL1 never traps, so the kernel can always
+/// save and load them. No barrier: the `eret` to EL0 synchronises.
+pub fn set_fp_access(enabled: bool) {
+    let value = if enabled { FPEN_NO_TRAP } else { FPEN_TRAP_EL0 };
+    // SAFETY: CPACR_EL1 only decides which FP/SIMD accesses trap; the kernel itself uses FP
+    // instructions only in `save_fp_registers`/`load_fp_registers`, which FPEN never traps.
+    unsafe { asm!("msr cpacr_el1, {0}", in(reg) value, options(nostack, nomem, preserves_flags)) };
+}
+
+/// Store Q0..Q31, FPSR and FPCR into `area`.
+pub fn save_fp_registers(area: &mut FpRegisters) {
+    let base = core::ptr::from_mut(area);
+    // SAFETY: `area` is a valid, 16-byte aligned FpRegisters (32 × 16 bytes of Q registers,
+    // then FPSR and FPCR) that this function has exclusive access to; EL1 FP accesses never
+    // trap (set_fp_access); the kernel itself keeps nothing in FP registers.
+    unsafe {
+        asm!(
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "stp q0, q1, [{base}, #32 * 0]",
+            "stp q2, q3, [{base}, #32 * 1]",
+            "stp q4, q5, [{base}, #32 * 2]",
+            "stp q6, q7, [{base}, #32 * 3]",
+            "stp q8, q9, [{base}, #32 * 4]",
+            "stp q10, q11, [{base}, #32 * 5]",
+            "stp q12, q13, [{base}, #32 * 6]",
+            "stp q14, q15, [{base}, #32 * 7]",
+            "stp q16, q17, [{base}, #32 * 8]",
+            "stp q18, q19, [{base}, #32 * 9]",
+            "stp q20, q21, [{base}, #32 * 10]",
+            "stp q22, q23, [{base}, #32 * 11]",
+            "stp q24, q25, [{base}, #32 * 12]",
+            "stp q26, q27, [{base}, #32 * 13]",
+            "stp q28, q29, [{base}, #32 * 14]",
+            "stp q30, q31, [{base}, #32 * 15]",
+            "mrs {status}, fpsr",
+            "mrs {control}, fpcr",
+            "str {status}, [{base}, #512]",
+            "str {control}, [{base}, #520]",
+            base = in(reg) base,
+            status = out(reg) _,
+            control = out(reg) _,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// Load Q0..Q31, FPSR and FPCR from `area`.
+pub fn load_fp_registers(area: &FpRegisters) {
+    let base = core::ptr::from_ref(area);
+    // SAFETY: as in save_fp_registers; reading `area` only.
+    unsafe {
+        asm!(
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "ldp q0, q1, [{base}, #32 * 0]",
+            "ldp q2, q3, [{base}, #32 * 1]",
+            "ldp q4, q5, [{base}, #32 * 2]",
+            "ldp q6, q7, [{base}, #32 * 3]",
+            "ldp q8, q9, [{base}, #32 * 4]",
+            "ldp q10, q11, [{base}, #32 * 5]",
+            "ldp q12, q13, [{base}, #32 * 6]",
+            "ldp q14, q15, [{base}, #32 * 7]",
+            "ldp q16, q17, [{base}, #32 * 8]",
+            "ldp q18, q19, [{base}, #32 * 9]",
+            "ldp q20, q21, [{base}, #32 * 10]",
+            "ldp q22, q23, [{base}, #32 * 11]",
+            "ldp q24, q25, [{base}, #32 * 12]",
+            "ldp q26, q27, [{base}, #32 * 13]",
+            "ldp q28, q29, [{base}, #32 * 14]",
+            "ldp q30, q31, [{base}, #32 * 15]",
+            "ldr {status}, [{base}, #512]",
+            "ldr {control}, [{base}, #520]",
+            "msr fpsr, {status}",
+            "msr fpcr, {control}",
+            base = in(reg) base,
+            status = out(reg) _,
+            control = out(reg) _,
+            options(nostack, readonly, preserves_flags)
+        )
+    };
+}
+
+// save/load_fp_registers address FPSR and FPCR at offset 512, after the Q registers.
+const _: () = assert!(core::mem::offset_of!(FpRegisters, fpsr) == 512);
+const _: () = assert!(core::mem::offset_of!(FpRegisters, fpcr) == 520);

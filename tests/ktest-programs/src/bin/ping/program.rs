@@ -2,9 +2,9 @@
 
 use abi::Timeouts;
 use ktest_programs::{
-    ANSWER_LABEL, CALLS, DONE_LABEL, EXCEPTION_ANSWER, FAULT_ADDRESS, LINUX_GETPID, PING, PONG,
-    RAISE_INTERRUPT_CALL, REQUEST_LABEL, SEED, TEST_INTERRUPT, TIMEOUT_MICROSECONDS,
-    TRAMPOLINE_ANSWER,
+    ANSWER_LABEL, CALLS, DONE_LABEL, EXCEPTION_ANSWER, FAULT_ADDRESS, FP_CHECK_LABEL,
+    FP_FILL_LABEL, LINUX_GETPID, PING, PONG, RAISE_INTERRUPT_CALL, REQUEST_LABEL, SEED,
+    TEST_INTERRUPT, TIMEOUT_MICROSECONDS, TRAMPOLINE_ANSWER,
 };
 use libl4::debug_println;
 
@@ -29,6 +29,7 @@ pub fn main() {
         }
     }
     debug_println!("ping: {CALLS} calls ok");
+    fp_registers_survive_switches();
 
     let seed = FAULT_ADDRESS as *const u64;
     // SAFETY: nothing is mapped at FAULT_ADDRESS (it lies outside ping's image, stack and
@@ -65,6 +66,29 @@ pub fn main() {
         fail(format_args!("sending done: {error}"));
     }
     debug_println!("KTEST-USER PASS");
+}
+
+/// Both ping and pong keep values in every FP/SIMD register across calls to each other:
+/// the kernel switches the registers lazily, on the first FP instruction after a switch.
+fn fp_registers_survive_switches() {
+    const MINE: u64 = 0x0123_4567_89AB_CDEF;
+    const PONGS: u64 = 0xFEDC_BA98_7654_3211;
+    ktest_programs::fp::fill(MINE);
+    for round in 0..3 {
+        let label = if round == 0 {
+            FP_FILL_LABEL
+        } else {
+            FP_CHECK_LABEL
+        };
+        match libl4::call(PONG, label, [PONGS]) {
+            Ok(answer) if answer.tag.label() == ANSWER_LABEL && answer.words[0] == 1 => {}
+            other => fail(format_args!("FP round {round}: pong answered {other:?}")),
+        }
+        if !ktest_programs::fp::holds(MINE) {
+            fail(format_args!("FP round {round}: my FP registers changed"));
+        }
+    }
+    debug_println!("ping: FP/SIMD registers survive switches");
 }
 
 fn fail(reason: core::fmt::Arguments<'_>) -> ! {

@@ -7,8 +7,8 @@ use abi::protocol::{
 };
 use abi::{Fpage, MessageTag, ReturnError, Rights, Timeouts, TypedItem};
 use ktest_programs::{
-    ANSWER_LABEL, DONE_LABEL, EXCEPTION_ANSWER, LINUX_GETPID, PING, PONG, REQUEST_LABEL, SEED,
-    TEST_INTERRUPT, TRAMPOLINE_ANSWER,
+    ANSWER_LABEL, DONE_LABEL, EXCEPTION_ANSWER, FP_CHECK_LABEL, FP_FILL_LABEL, LINUX_GETPID, PING,
+    PONG, REQUEST_LABEL, SEED, TEST_INTERRUPT, TRAMPOLINE_ANSWER,
 };
 use libl4::debug_println;
 
@@ -31,6 +31,14 @@ pub fn main() {
         };
         received = match message.tag.label() {
             REQUEST_LABEL => answer(&message),
+            FP_FILL_LABEL => {
+                ktest_programs::fp::fill(message.words[0]);
+                libl4::reply_and_wait(message.from, ANSWER_LABEL, [1])
+            }
+            FP_CHECK_LABEL => {
+                let intact = ktest_programs::fp::holds(message.words[0]);
+                libl4::reply_and_wait(message.from, ANSWER_LABEL, [u64::from(intact)])
+            }
             DONE_LABEL => {
                 debug_println!("pong: done");
                 libl4::halt_myself()
