@@ -1,5 +1,5 @@
 # A thin dispatcher: setup, build, run, test, debug. The logic lives in Rust tools
-# (images/mkimage, tests/harness) and in scripts/setup.sh.
+# (images/mkimage, tests/harness) and in scripts/setup.sh and scripts/fetch-busybox.sh.
 
 CPU      ?= cortex-a72
 MEM      ?= 512
@@ -7,13 +7,30 @@ GIC      ?= 2
 SMP      ?= 1
 EL       ?= 1
 BOOTARGS ?=
+# A directory whose tree goes into every initrd, last, over everything else (images/README.md).
+EXTRA    ?=
 
 KERNEL_TARGET := aarch64-unknown-none-softfloat
-# Our own EL0 programs: no FP/SIMD until the kernel switches FP state (docs/caveats.md).
+# Our own EL0 programs need no FP/SIMD (the kernel switches it lazily for programs that do).
 USER_TARGET   := aarch64-unknown-none-softfloat
 KERNEL_ELF    := target/$(KERNEL_TARGET)/release/kernel
 IMAGES        := target/images
+# busybox-static for arm64, fetched once by scripts/fetch-busybox.sh and never committed.
+DOWNLOADS     := target/downloads
 CARGO         ?= cargo
+
+ifneq ($(EXTRA),)
+ifeq ($(wildcard $(EXTRA)/.),)
+$(error EXTRA=$(EXTRA) is not a directory)
+endif
+endif
+
+# `mkimage stage` steps: our EL0 programs by name, and the root filesystem every initrd ends
+# with: busybox and its applet links, images/rootfs and its directories, then EXTRA.
+programs = $(foreach program,$(1),--file target/$(USER_TARGET)/release/$(program))
+ROOT_FILESYSTEM = --busybox $(DOWNLOADS)/busybox $(DOWNLOADS)/busybox.applets \
+                  --tree images/rootfs --directories images/rootfs.directories \
+                  $(if $(EXTRA),--tree $(EXTRA))
 
 QEMU_FLAGS = --cpu $(CPU) --memory $(MEM) --gic $(GIC) --smp $(SMP) $(if $(filter 2,$(EL)),--el2) \
              --bootargs "$(BOOTARGS)"
@@ -28,8 +45,9 @@ setup:
 # Two kernel images: the one `make run` boots, and the test image with the ktest scenarios;
 # three initrds: images/initrd plus sigma0 and the root task (staged in initrd-root), the
 # same plus the EL0 test programs (ping, pong, fuzz), and images/initrd plus the benchmark
-# programs (bench-client, bench-server) for `make bench`.
+# programs (bench-client, bench-server) for `make bench`; each ends with the root filesystem.
 images: setup
+	bash scripts/fetch-busybox.sh $(DOWNLOADS)
 	$(CARGO) build --release -p mkimage
 	$(CARGO) build --release -p kernel --target $(KERNEL_TARGET) --features ktest
 	@mkdir -p $(IMAGES)
@@ -39,23 +57,19 @@ images: setup
 	cp $(KERNEL_ELF) $(IMAGES)/kernel.elf
 	target/release/mkimage kernel-image $(IMAGES)/kernel.elf $(IMAGES)/kernel.bin
 	$(CARGO) build --release -p sigma0 -p roottask --target $(USER_TARGET)
-	rm -rf $(IMAGES)/initrd-root && mkdir -p $(IMAGES)/initrd-root
-	cp -R images/initrd/. $(IMAGES)/initrd-root/
-	cp target/$(USER_TARGET)/release/sigma0 target/$(USER_TARGET)/release/roottask \
-	    target/$(USER_TARGET)/release/hello \
-	    $(IMAGES)/initrd-root/
+	rm -rf $(IMAGES)/initrd-root
+	target/release/mkimage stage $(IMAGES)/initrd-root --tree images/initrd \
+	    $(call programs,sigma0 roottask hello) $(ROOT_FILESYSTEM)
 	target/release/mkimage initrd $(IMAGES)/initrd-root $(IMAGES)/initrd.cpio
 	$(CARGO) build --release -p ktest-programs --target $(USER_TARGET)
-	rm -rf $(IMAGES)/test-initrd && mkdir -p $(IMAGES)/test-initrd
-	cp -R $(IMAGES)/initrd-root/. $(IMAGES)/test-initrd/
-	cp target/$(USER_TARGET)/release/ping target/$(USER_TARGET)/release/pong \
-	    target/$(USER_TARGET)/release/fuzz $(IMAGES)/test-initrd/
+	rm -rf $(IMAGES)/test-initrd
+	target/release/mkimage stage $(IMAGES)/test-initrd --tree images/initrd \
+	    $(call programs,sigma0 roottask hello ping pong fuzz) $(ROOT_FILESYSTEM)
 	target/release/mkimage initrd $(IMAGES)/test-initrd $(IMAGES)/test-initrd.cpio
 	$(CARGO) build --release -p bench-programs --target $(USER_TARGET)
-	rm -rf $(IMAGES)/bench-initrd && mkdir -p $(IMAGES)/bench-initrd
-	cp -R images/initrd/. $(IMAGES)/bench-initrd/
-	cp target/$(USER_TARGET)/release/bench-client target/$(USER_TARGET)/release/bench-server \
-	    $(IMAGES)/bench-initrd/
+	rm -rf $(IMAGES)/bench-initrd
+	target/release/mkimage stage $(IMAGES)/bench-initrd --tree images/initrd \
+	    $(call programs,bench-client bench-server) $(ROOT_FILESYSTEM)
 	target/release/mkimage initrd $(IMAGES)/bench-initrd $(IMAGES)/bench-initrd.cpio
 
 build: images

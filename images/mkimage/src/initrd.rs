@@ -4,8 +4,9 @@
 //! initrd always means changed contents. That is why nothing host-specific goes in: entries
 //! are sorted by path (parents before their children), every mtime, uid and gid is 0, inode
 //! numbers are assigned in archive order, and only the type and permission bits of each mode
-//! are kept. Names are relative to the archived directory, without a leading "./", and the
-//! directory itself is not an entry. Regular files, directories and symbolic links are
+//! are kept (as found: [`crate::staging`] is what makes a staged tree's modes independent of
+//! the checkout's umask). Names are relative to the archived directory, without a leading
+//! "./", and the directory itself is not an entry. Regular files, directories and symbolic links are
 //! supported; anything else (devices, FIFOs, sockets) is refused rather than silently dropped.
 
 use core::fmt;
@@ -195,56 +196,18 @@ fn collect_directory(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::temporary_directory::TemporaryDirectory;
     use std::io::Read as _;
-    use std::os::unix::fs::{PermissionsExt as _, symlink};
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, SystemTime};
 
-    /// A directory under the system temporary directory, removed again when dropped.
-    struct TemporaryDirectory(PathBuf);
-
-    impl TemporaryDirectory {
-        fn new(purpose: &str) -> Self {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir().join(format!(
-                "mkimage-test-{}-{purpose}-{unique}",
-                std::process::id()
-            ));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).expect("create temporary directory");
-            Self(path)
-        }
-
-        fn file(&self, relative: &str, contents: &[u8], permissions: u32) {
-            let path = self.0.join(relative);
-            fs::write(&path, contents).expect("write test file");
-            fs::set_permissions(&path, fs::Permissions::from_mode(permissions))
-                .expect("set permissions");
-        }
-
-        fn directory(&self, relative: &str) {
-            fs::create_dir(self.0.join(relative)).expect("create test directory");
-        }
-
-        fn symbolic_link(&self, relative: &str, target: &str) {
-            symlink(target, self.0.join(relative)).expect("create symbolic link");
-        }
-
-        fn touch_all(&self, time: SystemTime) {
-            for relative in ["init", "etc/motd"] {
-                let file = fs::File::options()
-                    .write(true)
-                    .open(self.0.join(relative))
-                    .expect("open test file");
-                file.set_modified(time).expect("set modification time");
-            }
-        }
-    }
-
-    impl Drop for TemporaryDirectory {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
+    /// Sets the modification time of the sample tree's files to `time`.
+    fn touch_all(tree: &TemporaryDirectory, time: SystemTime) {
+        for relative in ["init", "etc/motd"] {
+            let file = fs::File::options()
+                .write(true)
+                .open(tree.join(relative))
+                .expect("open test file");
+            file.set_modified(time).expect("set modification time");
         }
     }
 
@@ -303,7 +266,7 @@ mod tests {
     #[test]
     fn every_entry_is_archived_sorted_by_path_with_parents_before_children() {
         let tree = sample_tree("order");
-        let names: Vec<String> = parse(&archive_directory(&tree.0).expect("archive"))
+        let names: Vec<String> = parse(&archive_directory(tree.path()).expect("archive"))
             .into_iter()
             .map(|entry| entry.name)
             .collect();
@@ -316,7 +279,7 @@ mod tests {
     #[test]
     fn modes_sizes_and_symbolic_link_targets_come_from_the_tree() {
         let tree = sample_tree("contents");
-        let entries = parse(&archive_directory(&tree.0).expect("archive"));
+        let entries = parse(&archive_directory(tree.path()).expect("archive"));
         let find = |name: &str| {
             entries
                 .iter()
@@ -338,7 +301,7 @@ mod tests {
     #[test]
     fn owners_times_and_inodes_carry_nothing_from_the_host() {
         let tree = sample_tree("metadata");
-        let entries = parse(&archive_directory(&tree.0).expect("archive"));
+        let entries = parse(&archive_directory(tree.path()).expect("archive"));
         for (index, entry) in entries.iter().enumerate() {
             assert_eq!((entry.uid, entry.gid, entry.mtime), (0, 0, 0), "{entry:?}");
             assert_eq!(entry.inode as usize, index, "{entry:?}");
@@ -348,27 +311,33 @@ mod tests {
     #[test]
     fn archiving_the_same_tree_twice_gives_identical_bytes() {
         let tree = sample_tree("twice");
-        let first = archive_directory(&tree.0).expect("first archive");
-        let second = archive_directory(&tree.0).expect("second archive");
+        let first = archive_directory(tree.path()).expect("first archive");
+        let second = archive_directory(tree.path()).expect("second archive");
         assert_eq!(first, second);
     }
 
     #[test]
     fn trees_that_differ_only_in_modification_times_give_identical_bytes() {
         let old = sample_tree("old");
-        old.touch_all(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000));
+        touch_all(
+            &old,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
+        );
         let new = sample_tree("new");
-        new.touch_all(SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000));
+        touch_all(
+            &new,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000),
+        );
         assert_eq!(
-            archive_directory(&old.0).expect("archive old"),
-            archive_directory(&new.0).expect("archive new")
+            archive_directory(old.path()).expect("archive old"),
+            archive_directory(new.path()).expect("archive new")
         );
     }
 
     #[test]
     fn the_archive_ends_with_the_trailer_and_is_padded_to_four_bytes() {
         let tree = sample_tree("trailer");
-        let archive = archive_directory(&tree.0).expect("archive");
+        let archive = archive_directory(tree.path()).expect("archive");
         assert_eq!(archive.len() % 4, 0);
         let trailer_name = b"TRAILER!!!\0";
         assert!(
@@ -389,7 +358,7 @@ mod tests {
     fn an_empty_directory_gives_the_empty_archive() {
         let tree = TemporaryDirectory::new("empty");
         assert_eq!(
-            archive_directory(&tree.0).expect("archive"),
+            archive_directory(tree.path()).expect("archive"),
             empty_archive()
         );
     }
@@ -397,7 +366,7 @@ mod tests {
     #[test]
     fn a_path_that_is_not_a_directory_is_refused() {
         let tree = sample_tree("not-directory");
-        let result = archive_directory(&tree.0.join("init"));
+        let result = archive_directory(&tree.path().join("init"));
         assert!(
             matches!(result, Err(InitrdError::NotADirectory { .. })),
             "{result:?}"
@@ -407,7 +376,7 @@ mod tests {
     #[test]
     fn a_missing_directory_is_refused_naming_the_path() {
         let tree = TemporaryDirectory::new("missing");
-        let missing = tree.0.join("nowhere");
+        let missing = tree.path().join("nowhere");
         let error = archive_directory(&missing).expect_err("missing directory");
         assert!(matches!(error, InitrdError::Read { .. }), "{error:?}");
         assert!(error.to_string().contains("nowhere"), "{error}");
@@ -416,12 +385,40 @@ mod tests {
     #[test]
     fn a_socket_in_the_tree_is_refused() {
         let tree = sample_tree("socket");
-        let _listener = std::os::unix::net::UnixListener::bind(tree.0.join("etc/socket"))
+        let _listener = std::os::unix::net::UnixListener::bind(tree.path().join("etc/socket"))
             .expect("bind a socket in the tree");
-        let result = archive_directory(&tree.0);
+        let result = archive_directory(tree.path());
         assert!(
             matches!(&result, Err(InitrdError::UnsupportedFileType { path }) if path.ends_with("etc/socket")),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn the_kernels_reader_sees_files_directories_and_symbolic_links_as_written() {
+        let tree = sample_tree("kernel-reader");
+        let archive = archive_directory(tree.path()).expect("archive");
+        let initrd = kcore::boot_modules::Initrd::new(&archive).expect("a newc archive");
+        let names: Vec<&str> = initrd
+            .entries()
+            .map(|entry| entry.expect("a whole entry").name)
+            .collect();
+        assert_eq!(
+            names,
+            ["a-b", "etc", "etc/greeting", "etc/motd", "init", "zeta"]
+        );
+        let find = |name: &str| {
+            initrd
+                .find(name)
+                .expect("a whole archive")
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        let link = find("etc/greeting");
+        assert!(link.is_symbolic_link(), "{link:?}");
+        assert_eq!(link.data, b"motd");
+        assert!(find("etc").is_directory());
+        assert!(find("/init").is_regular_file());
+        assert_eq!(find("init").mode, 0o100_755);
+        assert_eq!(find("./etc/motd").data, b"hello\n");
     }
 }

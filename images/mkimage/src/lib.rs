@@ -3,15 +3,21 @@
 //! QEMU's `-kernel` loader only gives us the Linux boot protocol (DTB in x0, initrd placed
 //! and announced, secondary CPUs parked in PSCI) for a flat arm64 `Image`, and its `-initrd`
 //! wants a cpio archive. This crate makes both, refusing anything that would only show up
-//! later as a silent hang: [`kernel_image`] flattens the kernel ELF, [`initrd`] packs a
-//! directory reproducibly, and [`command_line`] is the tested argument parser behind the
-//! `mkimage` binary.
+//! later as a silent hang: [`kernel_image`] flattens the kernel ELF, [`staging`] layers the
+//! initrd's tree (boot modules, busybox and its applet links, the root filesystem, the user's
+//! `EXTRA` files) with modes that do not depend on the checkout, [`initrd`] packs a directory
+//! reproducibly, [`executable`] checks that busybox can run on the machine, and
+//! [`command_line`] is the tested argument parser behind the `mkimage` binary.
 
 #![forbid(unsafe_code)]
 
 pub mod command_line;
+pub mod executable;
 pub mod initrd;
 pub mod kernel_image;
+pub mod staging;
+#[cfg(test)]
+mod temporary_directory;
 
 use core::fmt;
 use std::fs;
@@ -21,6 +27,7 @@ use std::path::{Path, PathBuf};
 pub use command_line::{Command, UsageError};
 pub use initrd::InitrdError;
 pub use kernel_image::{KernelImage, KernelImageError};
+pub use staging::{StagingError, StagingStep};
 
 /// Everything that can stop `mkimage`, each naming the file involved.
 #[derive(Debug)]
@@ -50,6 +57,8 @@ pub enum Error {
     },
     /// The initrd directory cannot be archived.
     Initrd(InitrdError),
+    /// The staging tree cannot be built.
+    Staging(StagingError),
 }
 
 impl fmt::Display for Error {
@@ -64,6 +73,7 @@ impl fmt::Display for Error {
             }
             Self::KernelImage { path, source } => write!(formatter, "{}: {source}", path.display()),
             Self::Initrd(error) => write!(formatter, "initrd: {error}"),
+            Self::Staging(error) => write!(formatter, "stage: {error}"),
         }
     }
 }
@@ -75,6 +85,7 @@ impl std::error::Error for Error {
             Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
             Self::KernelImage { source, .. } => Some(source),
             Self::Initrd(error) => Some(error),
+            Self::Staging(error) => Some(error),
         }
     }
 }
@@ -105,6 +116,9 @@ pub fn execute(command: &Command) -> Result<(), Error> {
             write_output(output, &archive)
         }
         Command::EmptyInitrd { output } => write_output(output, &initrd::empty_archive()),
+        Command::Stage { directory, steps } => {
+            staging::stage(directory, steps).map_err(Error::Staging)
+        }
     }
 }
 
