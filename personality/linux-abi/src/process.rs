@@ -62,6 +62,10 @@ pub const WCONTINUED: u32 = 0x8;
 pub const WNOWAIT: u32 = 0x0100_0000;
 /// `__WALL`: wait for all children regardless of their exit signal.
 pub const WAIT_ALL_CHILDREN: u32 = 0x4000_0000;
+/// `__WCLONE`: wait only for "clone" children, whose exit signal is not `SIGCHLD`.
+pub const WAIT_CLONE_CHILDREN: u32 = 0x8000_0000;
+/// `__WNOTHREAD`: do not wait for children of other threads in the caller's group.
+pub const WAIT_OWN_THREAD_ONLY: u32 = 0x2000_0000;
 
 /// Whether a signal-terminated child also wrote a core file: bit 7 of the status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,6 +234,10 @@ mod tests {
         assert_eq!((CLOCK_REALTIME, CLOCK_MONOTONIC), (0, 1));
         assert_eq!((RLIMIT_STACK, RLIMIT_NPROC, RLIMIT_NOFILE), (3, 6, 7));
         assert_eq!((WNOHANG, WUNTRACED, WCONTINUED), (1, 2, 8));
+        assert_eq!(
+            (WAIT_OWN_THREAD_ONLY, WAIT_ALL_CHILDREN, WAIT_CLONE_CHILDREN),
+            (0x2000_0000, 0x4000_0000, 0x8000_0000)
+        );
         assert_eq!(GRND_NONBLOCK, 1);
         // musl's vfork on aarch64 is clone(CLONE_VM | CLONE_VFORK | SIGCHLD).
         assert_eq!(

@@ -44,6 +44,13 @@ pub const FIONCLEX: u32 = 0x5450;
 /// `FIOCLEX`: set `FD_CLOEXEC`.
 pub const FIOCLEX: u32 = 0x5451;
 
+/// `TCFLSH` argument `TCIFLUSH`: discard received, unread input.
+pub const TCIFLUSH: u32 = 0;
+/// `TCFLSH` argument `TCOFLUSH`: discard written, untransmitted output.
+pub const TCOFLUSH: u32 = 1;
+/// `TCFLSH` argument `TCIOFLUSH`: both.
+pub const TCIOFLUSH: u32 = 2;
+
 /// `NCCS`: the number of control characters in the kernel's `struct termios`.
 pub const NCCS: usize = 19;
 
@@ -61,6 +68,8 @@ pub const VEOF: usize = 4;
 pub const VTIME: usize = 5;
 /// `VMIN`: index of the non-canonical minimum read count.
 pub const VMIN: usize = 6;
+/// `VSWTC`: index of the switch character (unused by Linux's line discipline).
+pub const VSWTC: usize = 7;
 /// `VSTART`: index of the start character (`^Q`).
 pub const VSTART: usize = 8;
 /// `VSTOP`: index of the stop character (`^S`).
@@ -69,10 +78,16 @@ pub const VSTOP: usize = 9;
 pub const VSUSP: usize = 10;
 /// `VEOL`: index of the additional end-of-line character.
 pub const VEOL: usize = 11;
+/// `VREPRINT`: index of the reprint-line character (`^R`).
+pub const VREPRINT: usize = 12;
+/// `VDISCARD`: index of the discard character (`^O`, not acted on by Linux).
+pub const VDISCARD: usize = 13;
 /// `VWERASE`: index of the word-erase character (`^W`).
 pub const VWERASE: usize = 14;
 /// `VLNEXT`: index of the literal-next character (`^V`).
 pub const VLNEXT: usize = 15;
+/// `VEOL2`: index of the second additional end-of-line character.
+pub const VEOL2: usize = 16;
 
 /// `c_iflag` `BRKINT`.
 pub const BRKINT: u32 = 0x002;
@@ -93,11 +108,19 @@ pub const IUTF8: u32 = 0x4000;
 pub const OPOST: u32 = 0x01;
 /// `c_oflag` `ONLCR`: map NL to CR-NL on output.
 pub const ONLCR: u32 = 0x04;
+/// `c_oflag` `OCRNL`: map CR to NL on output.
+pub const OCRNL: u32 = 0x08;
+/// `c_oflag` `ONOCR`: output no CR at column 0.
+pub const ONOCR: u32 = 0x10;
+/// `c_oflag` `ONLRET`: NL performs the CR function.
+pub const ONLRET: u32 = 0x20;
 
 /// `c_cflag` `CS8`: eight data bits.
 pub const CS8: u32 = 0x30;
 /// `c_cflag` `CREAD`: enable the receiver.
 pub const CREAD: u32 = 0x80;
+/// `c_cflag` `HUPCL`: hang up on last close.
+pub const HUPCL: u32 = 0x400;
 /// `c_cflag` `B38400`, the speed Linux reports for a console.
 pub const B38400: u32 = 0x0f;
 
@@ -149,5 +172,8 @@ mod tests {
             (VINTR, VERASE, VKILL, VEOF, VTIME, VMIN),
             (0, 2, 3, 4, 5, 6)
         );
+        assert_eq!((VSWTC, VREPRINT, VDISCARD, VEOL2), (7, 12, 13, 16));
+        assert_eq!((OCRNL, ONOCR, ONLRET, HUPCL), (0x08, 0x10, 0x20, 0x400));
+        assert_eq!((TCIFLUSH, TCOFLUSH, TCIOFLUSH), (0, 1, 2));
     }
 }

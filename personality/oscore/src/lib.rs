@@ -1,0 +1,19 @@
+//! The OS server's logic, kept apart from the kernel: the server binary's kernel-facing module
+//! turns IPC into calls on these types and their answers back into IPC, as L4Linux changed
+//! only Linux's architecture-dependent part. Everything here is `no_std` + `alloc`, uses no
+//! `unsafe`, and is tested on the host with `cargo test -p oscore`.
+//!
+//! - [`vfs`]: the file system tree (the initrd as the read-only root, device nodes), open
+//!   file descriptions and per-process descriptor tables.
+//! - [`process`]: the process table: pids, parents and children, exit statuses and wait4.
+//! - [`tty`]: the console's line discipline.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod process;
+pub mod tty;
+pub mod vfs;
