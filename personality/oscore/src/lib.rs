@@ -5,6 +5,9 @@
 //!
 //! - [`vfs`]: the file system tree (the initrd as the read-only root, device nodes), open
 //!   file descriptions and per-process descriptor tables.
+//! - [`memory`]: a process's logical address space: VMAs, its own page table over server
+//!   frames, brk and anonymous mmap, page-fault resolution, checked user-memory copies,
+//!   fork's copy, and loading a static ELF with its initial stack.
 //! - [`process`]: the process table: pids, parents and children, exit statuses and wait4.
 //! - [`tty`]: the console's line discipline.
 
@@ -14,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod memory;
 pub mod process;
 pub mod tty;
 pub mod vfs;
