@@ -56,6 +56,8 @@ pub enum Call {
     TaskNew = 7,
     /// Debug: write a string from the caller's UTCB to the kernel console: `svc #0xF001`.
     KernelDebugWrite = 0xF001,
+    /// Turn the machine off (tasks chiefed by the kernel only): `svc #0xF003`.
+    SystemPowerOff = 0xF003,
 }
 
 impl Call {
@@ -69,6 +71,7 @@ impl Call {
         Call::ThreadSchedule,
         Call::TaskNew,
         Call::KernelDebugWrite,
+        Call::SystemPowerOff,
     ];
 
     /// The `svc` immediate of a Linux system call; never a kernel call.
@@ -92,6 +95,7 @@ impl Call {
             Call::ThreadSchedule => "thread_schedule",
             Call::TaskNew => "task_new",
             Call::KernelDebugWrite => "kernel_debug_write",
+            Call::SystemPowerOff => "system_power_off",
         }
     }
 
@@ -186,7 +190,7 @@ mod tests {
     #[test]
     fn call_numbers_are_the_l4_order_from_one() {
         let numbers: Vec<u16> = Call::ALL.iter().map(|call| call.number()).collect();
-        assert_eq!(numbers, [1, 2, 3, 4, 5, 6, 7, 0xF001]);
+        assert_eq!(numbers, [1, 2, 3, 4, 5, 6, 7, 0xF001, 0xF003]);
         for &call in Call::ALL {
             assert_eq!(Call::try_from(call.number()), Ok(call));
         }
@@ -231,13 +235,13 @@ mod tests {
     }
 
     #[test]
-    fn only_the_debug_write_is_a_debug_call() {
+    fn the_debug_write_and_the_power_off_are_the_debug_calls() {
         let debug: Vec<Call> = Call::ALL
             .iter()
             .copied()
             .filter(|call| call.is_debug())
             .collect();
-        assert_eq!(debug, [Call::KernelDebugWrite]);
+        assert_eq!(debug, [Call::KernelDebugWrite, Call::SystemPowerOff]);
     }
 
     #[test]
@@ -253,7 +257,8 @@ mod tests {
                 "lthread_ex_regs",
                 "thread_schedule",
                 "task_new",
-                "kernel_debug_write"
+                "kernel_debug_write",
+                "system_power_off"
             ]
         );
         assert_eq!(Call::TaskNew.to_string(), "task_new");

@@ -108,9 +108,8 @@ pub fn parse<'dt>(dtb: &'dt [u8], index_buffer: &mut [u8]) -> Result<Machine<'dt
             kernel_owned[1] = *redistributors;
         }
     }
-    if let Some(console) = &chosen.console {
-        kernel_owned[2] = console.registers;
-    }
+    // The console UART is offered too: its user-level driver owns receive and the interrupt,
+    // while the kernel keeps writing its own log lines by polling (docs/design/os-server.md).
     let devices = devices::user_devices(&tree, &kernel_owned);
 
     Ok(Machine {

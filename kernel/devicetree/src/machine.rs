@@ -35,7 +35,8 @@ pub struct Machine<'dt> {
     /// `/chosen/linux,initrd-start` .. `linux,initrd-end`, if both are present.
     pub initrd: Option<PhysRange>,
     /// MMIO of the devices user-level drivers may have (page-aligned, merged): every device
-    /// with a `reg` except the GIC and the kernel's console.
+    /// with a `reg` except the GIC and its MSI frames. The console UART is among them: its
+    /// user-level driver owns receive, while the kernel still writes its log by polling.
     pub devices: RangeList,
     /// The header's `totalsize`: how many bytes of memory the DTB occupies from its start
     /// address (which only the caller knows).

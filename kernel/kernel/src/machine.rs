@@ -228,6 +228,11 @@ impl Machine for HardwareMachine {
         kprintln!("[{thread}] {}", text.trim_end_matches('\n'));
     }
 
+    fn power_off(&mut self) {
+        kprintln!("system_power_off: the root task turns the machine off");
+        crate::psci::system_off()
+    }
+
     fn fast_switch_value(&self, space: &TaskSpace) -> Option<u64> {
         space.space.fast_switch_value()
     }

@@ -117,6 +117,11 @@ kernel_call_stub!(
     /// the kernel console (`abi::call::kernel_debug_write`).
     kernel_debug_write => Call::KernelDebugWrite
 );
+kernel_call_stub!(
+    /// system_power_off, `svc #0xF003`: turn the machine off; only tasks chiefed by the
+    /// kernel may (`docs/kernel-api.md`).
+    system_power_off => Call::SystemPowerOff
+);
 
 /// The address of the running thread's UTCB: TPIDRRO_EL0, which the kernel sets on every
 /// switch to a thread. EL0 can read the register but not write it.

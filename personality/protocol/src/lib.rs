@@ -216,6 +216,28 @@ pub mod save_area {
     const _: () = assert!(SIZE <= 4096);
 }
 
+/// What the root task and the OS server say to each other.
+pub mod boot {
+    /// The root task's first message to the server (the server's first action is a closed
+    /// receive from its pager, the root task): MR1 = where the initrd is mapped in the server
+    /// (read-only), MR2 = its size in bytes, MR3 = the console driver's thread ID (nil: no
+    /// console), MR4 = the default system-call path
+    /// ([`SystemCallPath::auxiliary_value`](super::SystemCallPath::auxiliary_value)),
+    /// MR5 = a seed for `getrandom` (not a secret: the machine has no entropy source we trust).
+    pub const SERVER_CONFIGURATION_LABEL: u16 = 0x5C10;
+    /// Words of the server's configuration.
+    pub const SERVER_CONFIGURATION_WORDS: usize = 5;
+    /// The server asks the root task to turn the machine off (init exited, or `poweroff`).
+    pub const POWER_OFF_LABEL: u16 = 0x5C11;
+    /// Where the root task maps the initrd into the server: read-only, at the same offsets.
+    pub const SERVER_INITRD: u64 = 0x4000_0000_0000;
+    /// The server's anonymous memory (heap, frames for clients, stacks): the root task backs
+    /// every page of it with a fresh zeroed page on first touch.
+    pub const SERVER_MEMORY: u64 = 0x1000_0000_0000;
+    /// Size of that region.
+    pub const SERVER_MEMORY_SIZE: u64 = 0x1000_0000_0000;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

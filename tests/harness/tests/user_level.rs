@@ -23,7 +23,7 @@ fn boots_to_the_root_task(machine: Machine) {
         "starting sigma0 (1.0/v1",
         "roottask: started",
         "roottask: 64 pages from sigma0, all read back",
-        "roottask: sigma0 mapped the device registers at 0x9010000 to 0x30000000",
+        "roottask: sigma0 mapped the device registers at 0x9000000 to 0x30000000",
         "roottask: started hello as 3.0/v1, paging it with memory from sigma0",
         "hello: running in a task paged by the root task",
     ]);

@@ -91,7 +91,23 @@ impl<M: Machine> Kernel<M> {
                 Ok(arguments) => self.kernel_debug_write(caller, arguments),
                 Err(error) => self.fail_call(caller, call, error),
             },
+            Call::SystemPowerOff => self.system_power_off(caller),
         }
+    }
+
+    /// system_power_off: only a task the kernel is chief of (sigma0, the root task) may turn
+    /// the machine off; everyone else asks it.
+    fn system_power_off(&mut self, caller: ThreadSlot) {
+        let privileged = self
+            .thread(caller)
+            .and_then(|tcb| self.tasks.get(&tcb.id.task()))
+            .is_some_and(|task| task.chief == ThreadId::KERNEL_TASK);
+        if !privileged {
+            return self.fail_call(caller, Call::SystemPowerOff, CallError::NotPermitted);
+        }
+        self.machine.power_off();
+        // A machine that cannot turn itself off (or a test's): the call succeeded anyway.
+        self.set_results(caller, [0; 10]);
     }
 
     fn arguments(&self, thread: ThreadSlot) -> CallRegisters {

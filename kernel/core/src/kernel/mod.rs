@@ -150,6 +150,9 @@ pub trait Machine {
     /// it never ran or a roll-over retired it). The fastpath then leaves the ipc to the
     /// general path, after which the glue activates the space in full.
     fn fast_switch_value(&self, space: &Self::Space) -> Option<u64>;
+    /// system_power_off: turn the machine off (the EL1 binary: PSCI SYSTEM_OFF, which does
+    /// not return).
+    fn power_off(&mut self);
 }
 
 /// What a thread is doing.

@@ -34,6 +34,8 @@ struct FakeMachine {
     spaces_destroyed: usize,
     /// Spaces the fastpath may not switch to (as a space without a current ASID).
     slow_spaces: Vec<u64>,
+    /// Whether system_power_off reached the machine.
+    powered_off: bool,
 }
 
 #[derive(Default, Debug)]
@@ -171,6 +173,10 @@ impl Machine for FakeMachine {
 
     fn debug_write(&mut self, thread: ThreadId, text: &[u8]) {
         self.console.push((thread, text.to_vec()));
+    }
+
+    fn power_off(&mut self) {
+        self.powered_off = true;
     }
 
     fn fast_switch_value(&self, space: &FakeSpace) -> Option<u64> {
@@ -1348,4 +1354,18 @@ fn a_deleted_threads_fp_registers_are_never_handed_to_the_thread_that_reuses_its
     assert_eq!(reborn, doomed, "the slot is reused");
     assert_eq!(kernel.fp_owner(), None);
     assert!(kernel.thread(reborn).unwrap().fp.is_none());
+}
+
+#[test]
+fn only_a_task_chiefed_by_the_kernel_may_power_the_machine_off() {
+    let (mut kernel, _sigma0, root) = boot();
+    let client = spawn(&mut kernel, 10, ROOT, ThreadId::NIL);
+    run(&mut kernel, client);
+    kernel.kernel_call(Call::SystemPowerOff.number(), 0, 0);
+    assert_eq!(error_of(&kernel, client), CallError::NotPermitted.code());
+    assert!(!kernel.machine.powered_off);
+    run(&mut kernel, root);
+    kernel.kernel_call(Call::SystemPowerOff.number(), 0, 0);
+    assert!(kernel.machine.powered_off);
+    assert_eq!(error_of(&kernel, root), 0);
 }
