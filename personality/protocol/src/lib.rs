@@ -194,6 +194,13 @@ pub mod layout {
     /// The per-process save area: one private read-write page, an ordinary anonymous area
     /// of the process (so `fork` copies it), below the reserved range.
     pub const SAVE_AREA: u64 = 0x7E00_0000_0000;
+
+    // The fixed layout stays inside the user half, in this order, out of each other's way.
+    const _: () = assert!(UTCB_AREA.is_multiple_of(1 << UTCB_AREA_SIZE_LOG2));
+    const _: () = assert!(TRAMPOLINE_CODE >= UTCB_AREA + (1 << UTCB_AREA_SIZE_LOG2));
+    const _: () = assert!(TRAMPOLINE_FORK_CHILD < TRAMPOLINE_CODE + TRAMPOLINE_CODE_SIZE);
+    const _: () = assert!(TRAMPOLINE_CODE + TRAMPOLINE_CODE_SIZE <= USER_END);
+    const _: () = assert!(SAVE_AREA + 4096 <= RESERVED_START);
 }
 
 /// The save area's layout: what the trampoline (or the client library) stores before
@@ -288,15 +295,5 @@ mod tests {
         }
         assert_eq!(SystemCallPath::from_auxiliary_value(0), None);
         assert_eq!(SystemCallPath::from_name(b"fast"), None);
-    }
-
-    #[test]
-    fn the_fixed_layout_stays_inside_the_user_half_and_out_of_the_reserved_range() {
-        use layout::*;
-        assert!(UTCB_AREA.is_multiple_of(1 << UTCB_AREA_SIZE_LOG2));
-        assert!(TRAMPOLINE_CODE >= UTCB_AREA + (1 << UTCB_AREA_SIZE_LOG2));
-        assert!(TRAMPOLINE_FORK_CHILD < TRAMPOLINE_CODE + TRAMPOLINE_CODE_SIZE);
-        assert!(TRAMPOLINE_CODE + TRAMPOLINE_CODE_SIZE <= USER_END);
-        assert!(SAVE_AREA + 4096 <= RESERVED_START);
     }
 }
