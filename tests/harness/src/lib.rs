@@ -28,4 +28,6 @@ pub use images::{
     IMAGES_DIRECTORY_VARIABLE, find_image, image_path, images_directory, workspace_root,
 };
 pub use machine::{Console, GicVersion, Machine, QEMU_PROGRAM};
-pub use runner::{HarnessError, Run, Until, run, run_command};
+pub use runner::{
+    HarnessError, Run, Until, run, run_command, run_command_with_input, run_with_input,
+};

@@ -120,16 +120,46 @@ pub fn run(machine: &Machine, until: Until, timeout: Duration) -> Result<Run, Ha
     run_command(machine.captured_command(), until, timeout)
 }
 
+/// Boots `machine` as [`run`] does, with `input` typed on the serial port: the bytes go to
+/// QEMU's stdin, which its serial backend hands to the UART as the guest takes them (no byte
+/// is lost however early they are written), then stdin is closed, as in
+/// `printf 'echo hi\npoweroff\n' | make run`.
+pub fn run_with_input(
+    machine: &Machine,
+    input: &[u8],
+    until: Until,
+    timeout: Duration,
+) -> Result<Run, HarnessError> {
+    machine.check_images()?;
+    run_command_with_input(
+        machine.captured_command(),
+        Some(input.to_vec()),
+        until,
+        timeout,
+    )
+}
+
 /// Runs any `command` the way [`run`] runs QEMU: stdin empty, stdout as the serial log,
 /// stderr kept apart; waits `until`, at most `timeout`; always reaps the process.
-pub fn run_command(
+pub fn run_command(command: Command, until: Until, timeout: Duration) -> Result<Run, HarnessError> {
+    run_command_with_input(command, None, until, timeout)
+}
+
+/// [`run_command`] with `input` written to the process's stdin (then closed), or stdin
+/// empty.
+pub fn run_command_with_input(
     mut command: Command,
+    input: Option<Vec<u8>>,
     until: Until,
     timeout: Duration,
 ) -> Result<Run, HarnessError> {
     let command_line = render_command_line(&command);
     command
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
@@ -141,6 +171,13 @@ pub fn run_command(
     let mut child = ChildGuard::new(child);
     let process_id = child.child.id();
 
+    if let (Some(mut stdin), Some(input)) = (child.child.stdin.take(), input) {
+        // A writer thread: a guest that reads slowly must not block the harness's wait.
+        thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+    }
     let (sender, receiver) = mpsc::channel();
     if let Some(stdout) = child.child.stdout.take() {
         forward(stdout, Stream::Serial, sender.clone());

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use harness::{
     Console, GicVersion, HarnessError, LOG_END_MARKER, LOG_START_MARKER, Machine, QEMU_PROGRAM,
-    Run, Until, run, run_command,
+    Run, Until, run, run_command, run_command_with_input,
 };
 
 /// Long enough never to trigger on a loaded machine, short next to the stand-in's sleeps.
@@ -136,6 +136,18 @@ fn carriage_returns_from_the_serial_port_are_normalized() {
     let run =
         run_command(shell(r"printf 'one\r\ntwo\r\n'"), Until::Exit, GENEROUS).expect("sh starts");
     assert_eq!(run.log, "one\ntwo\n");
+}
+
+#[test]
+fn input_given_to_a_run_reaches_the_process_and_ends_with_end_of_file() {
+    let run = run_command_with_input(
+        shell("cat; echo after-eof"),
+        Some(b"typed line\n".to_vec()),
+        Until::Exit,
+        GENEROUS,
+    )
+    .expect("sh starts");
+    assert_eq!(run.log, "typed line\nafter-eof\n");
 }
 
 #[test]
