@@ -202,3 +202,22 @@ pub(crate) fn user_devices(tree: &Tree<'_, '_, '_>, kernel_owned: &[MmioRange]) 
     }
     devices
 }
+
+/// The configuration space of a generic ECAM PCIe host bridge (`pci-host-ecam-generic`, QEMU
+/// `virt`'s `/pcie@10000000`): its first `reg` entry. `None` without such a node.
+pub(crate) fn pci_configuration_space(tree: &Tree<'_, '_, '_>) -> Result<Option<MmioRange>, Error> {
+    for node in tree.nodes() {
+        if !is_compatible(&node, &["pci-host-ecam-generic"]) {
+            continue;
+        }
+        let Some(reg) = Reg::of(&node)? else {
+            continue;
+        };
+        if reg.len() == 0 {
+            continue;
+        }
+        let (base, size) = reg.physical(0)?;
+        return Ok(Some(MmioRange::new(base, size)));
+    }
+    Ok(None)
+}

@@ -111,6 +111,7 @@ pub fn parse<'dt>(dtb: &'dt [u8], index_buffer: &mut [u8]) -> Result<Machine<'dt
     // The console UART is offered too: its user-level driver owns receive and the interrupt,
     // while the kernel keeps writing its own log lines by polling (docs/design/os-server.md).
     let devices = devices::user_devices(&tree, &kernel_owned);
+    let pci_configuration_space = devices::pci_configuration_space(&tree)?;
 
     Ok(Machine {
         memory,
@@ -124,6 +125,7 @@ pub fn parse<'dt>(dtb: &'dt [u8], index_buffer: &mut [u8]) -> Result<Machine<'dt
         bootargs: chosen.bootargs,
         initrd: chosen.initrd,
         devices,
+        pci_configuration_space,
         dtb_size,
     })
 }

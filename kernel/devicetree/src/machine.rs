@@ -38,6 +38,9 @@ pub struct Machine<'dt> {
     /// with a `reg` except the GIC and its MSI frames. The console UART is among them: its
     /// user-level driver owns receive, while the kernel still writes its log by polling.
     pub devices: RangeList,
+    /// The ECAM configuration space of the PCIe host bridge, if the machine has one (one of
+    /// the [`Machine::devices`]: a driver reads device IDs there).
+    pub pci_configuration_space: Option<MmioRange>,
     /// The header's `totalsize`: how many bytes of memory the DTB occupies from its start
     /// address (which only the caller knows).
     pub dtb_size: u64,

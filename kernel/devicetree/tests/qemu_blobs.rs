@@ -296,3 +296,21 @@ fn user_devices_list_the_boards_mmio_and_the_console_but_not_the_gic() {
         );
     }
 }
+
+#[test]
+fn every_qemu_blob_has_the_pcie_ecam_space_at_256_gib_plus_256_mib() {
+    for name in QEMU_BLOBS {
+        let machine = machine(name);
+        let ecam = machine.pci_configuration_space;
+        // QEMU 7.2's virt board puts the 256 MiB ECAM window high (highmem-ecam).
+        assert_eq!(
+            ecam,
+            Some(MmioRange::new(0x40_1000_0000, 0x1000_0000)),
+            "{name}"
+        );
+        assert!(
+            machine.devices.contains(0x40_1000_0000),
+            "{name}: the ECAM space is a user device"
+        );
+    }
+}

@@ -4,8 +4,9 @@
 //! The kernel keeps a pool of frames for itself (an eighth of RAM, at least 16 MiB: page
 //! tables, thread control blocks, UTCBs, its heap) and hands the rest of RAM to sigma0, which
 //! owns it and gives it out. sigma0's address space maps physical memory 1:1; the kernel
-//! installs those pages lazily, on sigma0's own faults (`kcore`'s sigma0 paging asks
-//! [`sigma0_memory`]). Both tasks get the kernel interface page, read-only at
+//! installs those pages lazily, on sigma0's own faults or when sigma0 first maps them on
+//! (`kcore` asks [`sigma0_memory`]): RAM, the initrd, the device tree and every device region
+//! the device tree lists, of any size. Both tasks get the kernel interface page, read-only at
 //! [`KIP_ADDRESS`], with its address in x0: the memory map sigma0 hands out from.
 
 use abi::ThreadId;
@@ -29,9 +30,6 @@ const MAX_RUNS: usize = 32;
 
 /// The most device regions offered to user level.
 const MAX_DEVICES: usize = 16;
-/// Device regions larger than this (flash, PCIe configuration space) are listed in the kernel
-/// interface page but not given to sigma0 yet: their root mappings would be large.
-const MAX_DEVICE_REGION: u64 = 1 << 20;
 
 /// The physical memory sigma0 may map 1:1, fixed at boot.
 struct Sigma0Memory {
@@ -56,13 +54,18 @@ static SIGMA0_MEMORY: Once<Sigma0Memory> = Once::new();
 
 /// What sigma0 may have at physical address `address`: conventional memory read-write-execute
 /// (the hardware mapping drops execute, W^X; its children get what they are mapped), the
-/// initrd and the device tree read-only.
+/// initrd and the device tree read-only, device registers read-write (mapped as device
+/// memory). The kernel core makes the root mapping when sigma0 first faults on the page or
+/// first maps it on, so even a 256 MiB configuration space costs nothing until it is used.
 pub fn sigma0_memory(address: u64) -> Option<(Frame, Rights)> {
     let memory = SIGMA0_MEMORY.get()?;
     let inside = |range: &PhysicalRange| range.base <= address && address < range.end();
     let frame = Frame(address / FRAME_SIZE);
     if memory.conventional[..memory.runs].iter().any(inside) {
         return Some((frame, Rights::ALL));
+    }
+    if memory.devices[..memory.device_count].iter().any(inside) {
+        return Some((frame, Rights::READ | Rights::WRITE));
     }
     memory
         .read_only
@@ -138,7 +141,6 @@ pub fn start(
                     KIP_ADDRESS,
                     kip_frame,
                 )?;
-                give_devices_to_sigma0(&mut kernel, memory)?;
                 let root = boot_programs::start(
                     &mut kernel,
                     ThreadId::ROOT_TASK.task(),
@@ -170,34 +172,6 @@ pub fn start(
     }
 }
 
-/// sigma0 owns the device registers offered to user level from the start (root mappings, 1:1,
-/// device memory): unlike RAM it cannot touch a register to fault it in, since a read may
-/// have side effects. Regions above [`MAX_DEVICE_REGION`] wait for a use.
-fn give_devices_to_sigma0(
-    kernel: &mut Kernel<HardwareMachine>,
-    memory: &Sigma0Memory,
-) -> Result<(), boot_programs::LoadError> {
-    for device in memory.devices[..memory.device_count]
-        .iter()
-        .filter(|device| device.size <= MAX_DEVICE_REGION)
-    {
-        let mut page = device.base;
-        while page < device.end() {
-            let frame = Frame(page / FRAME_SIZE);
-            kernel
-                .insert_root_mapping(
-                    ThreadId::SIGMA0.task(),
-                    kcore::mapdb::Page(page / FRAME_SIZE),
-                    frame,
-                    Rights::READ | Rights::WRITE,
-                )
-                .map_err(boot_programs::LoadError::Map)?;
-            page += FRAME_SIZE;
-        }
-    }
-    Ok(())
-}
-
 /// The kernel interface page in a frame of its own: ABI version, timer frequency, and the
 /// memory map sigma0 hands out from.
 fn build_kernel_interface_page(memory: &Sigma0Memory) -> Option<u64> {
@@ -221,11 +195,7 @@ fn build_kernel_interface_page(memory: &Sigma0Memory) -> Option<u64> {
         dtb.size,
         MemoryKind::DeviceTree,
     ));
-    // Only the device regions sigma0 was given (see `give_devices_to_sigma0`).
-    for device in memory.devices[..memory.device_count]
-        .iter()
-        .filter(|device| device.size <= MAX_DEVICE_REGION)
-    {
+    for device in &memory.devices[..memory.device_count] {
         let _ = page.push_memory_descriptor(MemoryDescriptor::new(
             device.base,
             device.size,

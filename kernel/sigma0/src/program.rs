@@ -65,11 +65,12 @@ impl Pager {
         // decode checks the label (0xFFE0 | rwx) and the shape.
         if message.tag.label() == abi::protocol::SIGMA0_LABEL && message.tag.untyped_words() == 1 {
             let address = message.words[0];
-            if self.in_region(
-                address,
+            let read_only = [
                 abi::kernel_interface_page::MemoryKind::InitialRamDisk,
-            ) {
-                return self.hand_out_initrd_page(message.from, address);
+                abi::kernel_interface_page::MemoryKind::DeviceTree,
+            ];
+            if read_only.iter().any(|&kind| self.in_region(address, kind)) {
+                return self.hand_out_read_only_page(message.from, address);
             }
             return self.hand_out_device_page(message.from, address);
         }
@@ -165,9 +166,9 @@ impl Pager {
         })
     }
 
-    /// The sigma0 protocol for the initrd: map the requested page of the boot modules
+    /// The sigma0 protocol for the initrd and the device tree: map the requested page
     /// read-only (to anyone who asks: it is read-only, so sharing it harms nobody).
-    fn hand_out_initrd_page(
+    fn hand_out_read_only_page(
         &mut self,
         client: ThreadId,
         address: u64,
@@ -175,8 +176,8 @@ impl Pager {
         let page = address & !(PAGE_SIZE - 1);
         touch(page);
         match map_reply(client, 0, page, Rights::READ) {
-            // SAFETY: a read-only page of the initrd, which sigma0 never writes; nothing is
-            // mapped into sigma0 (its acceptor is nil).
+            // SAFETY: a read-only page of the initrd or the device tree, which sigma0 never
+            // writes; nothing is mapped into sigma0 (its acceptor is nil).
             Some(reply) => unsafe { libl4::ipc(&reply) },
             None => libl4::reply_and_wait(client, REPLY_LABEL, []),
         }
@@ -196,7 +197,7 @@ impl Pager {
 /// maps the page into sigma0 (on sigma0's own fault) before sigma0 maps it on: a map item
 /// can only pass on what the sender has.
 fn touch(page: u64) {
-    // SAFETY: `page` lies in a conventional or initrd region of the kernel interface page,
+    // SAFETY: `page` lies in a conventional, initrd or device-tree region of the kernel interface page,
     // which the kernel maps at the same virtual address into sigma0 on first access; reading
     // RAM has no side effects, and no Rust object of sigma0's lives there (its image, stack,
     // UTCB and the kernel interface page are in neither kind of region).

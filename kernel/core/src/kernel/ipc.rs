@@ -526,10 +526,7 @@ impl<M: Machine> Kernel<M> {
         if self.overlaps_kernel_pages(to, destination.base(), destination.size()) {
             return 0;
         }
-        let mut tables = SpaceTables {
-            machine: &mut self.machine,
-            tasks: &mut self.tasks,
-        };
+        let lazy_roots = self.is_sigma0_proper(sender);
         // In chunks the database accepts. A refusal (out of memory) maps nothing more; the
         // message still arrives, as in L4, and the receiver finds the pages missing.
         let mut offset = 0;
@@ -537,6 +534,13 @@ impl<M: Machine> Kernel<M> {
         while offset < region.count {
             let count = (region.count - offset).min(crate::mapdb::MAX_PAGES_PER_CALL);
             let chunk = Region::new(region.space, Page(region.first.0 + offset), count);
+            if lazy_roots {
+                self.insert_sigma0_roots(chunk);
+            }
+            let mut tables = SpaceTables {
+                machine: &mut self.machine,
+                tasks: &mut self.tasks,
+            };
             let destination = Page(to_page.0 + offset);
             let result = if grant {
                 self.mapdb
@@ -552,6 +556,35 @@ impl<M: Machine> Kernel<M> {
             offset += count;
         }
         mapped
+    }
+
+    /// Whether `thread` is sigma0 itself (task 1 with no pager), whose address space is the
+    /// physical memory the machine lets it have.
+    pub(super) fn is_sigma0_proper(&self, thread: ThreadSlot) -> bool {
+        self.thread(thread)
+            .is_some_and(|tcb| tcb.id.task() == ThreadId::SIGMA0.task() && tcb.pager.is_nil())
+    }
+
+    /// sigma0's root mappings are made when first used: before sigma0 maps pages on, each
+    /// page of `chunk` it does not hold yet but may have (`Machine::sigma0_memory`: its RAM,
+    /// the initrd, the device tree, device registers of any size) becomes a root mapping, so
+    /// that large device regions (flash, PCIe configuration space) cost nothing until a
+    /// driver asks for a page of them, and sigma0 never touches a register to fault it in.
+    fn insert_sigma0_roots(&mut self, chunk: Region) {
+        let sigma0 = ThreadId::SIGMA0.task();
+        for page in (0..chunk.count).map(|index| Page(chunk.first.0 + index)) {
+            if self.mapdb.lookup(space_id(sigma0), page).is_some() {
+                continue;
+            }
+            let Some(address) = page.0.checked_mul(1 << PAGE_SHIFT) else {
+                continue;
+            };
+            if let Some((frame, rights)) = self.machine.sigma0_memory(address) {
+                // Out of memory: the page stays missing and the map skips it, as any page
+                // the sender does not hold.
+                let _ = self.insert_root_mapping(sigma0, page, frame, rights);
+            }
+        }
     }
 
     /// Whether `[base, base + size)` in `task` overlaps its UTCB area (kernel-owned pages no

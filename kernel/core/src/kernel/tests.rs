@@ -1369,3 +1369,51 @@ fn only_a_task_chiefed_by_the_kernel_may_power_the_machine_off() {
     assert!(kernel.machine.powered_off);
     assert_eq!(error_of(&kernel, root), 0);
 }
+
+#[test]
+fn sigma0_maps_on_memory_it_never_touched_and_nothing_it_may_not_have() {
+    let (mut kernel, sigma0, root) = boot();
+    accept(
+        &mut kernel,
+        root,
+        Fpage::new(0x1000_0000, 24, FpageRights::ALL).unwrap(),
+        false,
+    );
+    assert_eq!(kernel.lookup_mapping(SIGMA0, Page(0x8_0005)), None);
+    let client = id(&kernel, root);
+    for (source, expected) in [(0x8000_5000u64, true), (0x9000_0000, false)] {
+        ipc(&mut kernel, root, open_wait());
+        let item = map_item_words(
+            0,
+            Fpage::page(source, FpageRights::READ_WRITE).unwrap(),
+            false,
+        );
+        ipc(
+            &mut kernel,
+            sigma0,
+            IpcArguments::send(
+                client,
+                tag(9, 0, 2),
+                [item[0], item[1], 0, 0, 0, 0, 0],
+                Timeouts::NEVER,
+            ),
+        );
+        let got = kernel.lookup_mapping(ROOT, Page(0x1_0000));
+        if expected {
+            assert_eq!(got, Some((Frame(0x8_0005), Rights::READ | Rights::WRITE)));
+            assert!(kernel.lookup_mapping(SIGMA0, Page(0x8_0005)).is_some());
+        } else {
+            assert_eq!(
+                got,
+                Some((Frame(0x8_0005), Rights::READ | Rights::WRITE)),
+                "unchanged"
+            );
+            assert_eq!(kernel.lookup_mapping(SIGMA0, Page(0x9_0000)), None);
+            assert_eq!(
+                x(&kernel, root, 2),
+                Fpage::NIL.raw(),
+                "the item says nothing came"
+            );
+        }
+    }
+}

@@ -83,6 +83,9 @@ fn spare_myself(call: Call, registers: &mut CallRegisters) -> bool {
         }
         // The debug output would fill the log with random bytes.
         Call::KernelDebugWrite => true,
+        // The fuzzer's chief is the kernel, so it would turn the machine off (kcore's host
+        // tests cover the refusal for everyone else).
+        Call::SystemPowerOff => true,
         _ => false,
     }
 }
@@ -101,6 +104,7 @@ unsafe fn raw_call(call: Call, registers: &CallRegisters) -> abi::ReturnRegister
             Call::ThreadSchedule => libl4::raw::thread_schedule(registers),
             Call::TaskNew => libl4::raw::task_new(registers),
             Call::KernelDebugWrite => libl4::raw::kernel_debug_write(registers),
+            Call::SystemPowerOff => libl4::raw::system_power_off(registers),
         }
     }
 }
