@@ -56,15 +56,15 @@ images: setup
 	$(CARGO) build --release -p kernel --target $(KERNEL_TARGET)
 	cp $(KERNEL_ELF) $(IMAGES)/kernel.elf
 	target/release/mkimage kernel-image $(IMAGES)/kernel.elf $(IMAGES)/kernel.bin
-	$(CARGO) build --release -p sigma0 -p roottask --target $(USER_TARGET)
+	$(CARGO) build --release -p sigma0 -p roottask -p console --target $(USER_TARGET)
 	rm -rf $(IMAGES)/initrd-root
 	target/release/mkimage stage $(IMAGES)/initrd-root --tree images/initrd \
-	    $(call programs,sigma0 roottask hello) $(ROOT_FILESYSTEM)
+	    $(call programs,sigma0 roottask console) $(ROOT_FILESYSTEM)
 	target/release/mkimage initrd $(IMAGES)/initrd-root $(IMAGES)/initrd.cpio
 	$(CARGO) build --release -p ktest-programs --target $(USER_TARGET)
 	rm -rf $(IMAGES)/test-initrd
 	target/release/mkimage stage $(IMAGES)/test-initrd --tree images/initrd \
-	    $(call programs,sigma0 roottask hello ping pong fuzz) $(ROOT_FILESYSTEM)
+	    $(call programs,sigma0 roottask console hello ping pong fuzz) $(ROOT_FILESYSTEM)
 	target/release/mkimage initrd $(IMAGES)/test-initrd $(IMAGES)/test-initrd.cpio
 	$(CARGO) build --release -p bench-programs --target $(USER_TARGET)
 	rm -rf $(IMAGES)/bench-initrd
@@ -98,7 +98,7 @@ check: setup
 	$(CARGO) clippy --workspace --exclude kernel --all-targets -- -D warnings
 	$(CARGO) clippy -p kernel --target $(KERNEL_TARGET) --features ktest -- -D warnings
 	$(CARGO) clippy -p libl4 -p rt -p ktest-programs -p bench-programs -p sigma0 -p roottask \
-	    --target $(USER_TARGET) -- -D warnings
+	    -p console --target $(USER_TARGET) -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -217,16 +217,26 @@ pub mod save_area {
     pub const FPSR: u64 = FP + 32 * 16;
     /// Offset of FPCR.
     pub const FPCR: u64 = FPSR + 8;
+    /// Offset of the word the child's fork code stores into its UTCB's `trampoline_entry`:
+    /// the parent's own `trampoline_entry` at the fork (the trampoline and the client library
+    /// copy it from their UTCB; the server writes 0 for a path (c) parent). So a child keeps
+    /// its parent's system-call path, whichever code made the fork.
+    pub const TRAMPOLINE_ENTRY: u64 = FPCR + 8;
     /// Bytes used.
-    pub const SIZE: u64 = FPCR + 8;
+    pub const SIZE: u64 = TRAMPOLINE_ENTRY + 8;
     const _: () = assert!(FRAME + 8 * FRAME_WORDS as u64 <= FP);
+    // Q registers move in 16-byte `ldp`/`stp` pairs: keep them 16-byte aligned.
+    const _: () = assert!(FP.is_multiple_of(16));
     const _: () = assert!(SIZE <= 4096);
 }
 
 /// What the root task and the OS server say to each other.
 pub mod boot {
-    /// The root task's first message to the server (the server's first action is a closed
-    /// receive from its pager, the root task): MR1 = where the initrd is mapped in the server
+    /// A child of the root task asks for its configuration (its first message, a call to its
+    /// pager, the root task); the reply is the configuration: [`SERVER_CONFIGURATION_LABEL`]
+    /// for the server, `console_api::CONFIGURE_LABEL` for the console driver.
+    pub const CONFIGURATION_REQUEST_LABEL: u16 = 0x5C12;
+    /// The root task's answer to the server's [`CONFIGURATION_REQUEST_LABEL`]: MR1 = where the initrd is mapped in the server
     /// (read-only), MR2 = its size in bytes, MR3 = the console driver's thread ID (nil: no
     /// console), MR4 = the default system-call path
     /// ([`SystemCallPath::auxiliary_value`](super::SystemCallPath::auxiliary_value)),
@@ -295,5 +305,17 @@ mod tests {
         }
         assert_eq!(SystemCallPath::from_auxiliary_value(0), None);
         assert_eq!(SystemCallPath::from_name(b"fast"), None);
+    }
+
+    #[test]
+    fn the_save_area_holds_the_frame_then_the_fp_registers_then_the_trampoline_entry() {
+        use save_area::*;
+        assert_eq!(FRAME, 0);
+        assert!(FRAME + 8 * FRAME_WORDS as u64 <= FP);
+        assert_eq!(FPSR, FP + 32 * 16);
+        assert_eq!(FPCR, FPSR + 8);
+        assert_eq!(TRAMPOLINE_ENTRY, FPCR + 8);
+        assert_eq!(SIZE, TRAMPOLINE_ENTRY + 8);
+        assert!(SIZE <= 4096);
     }
 }

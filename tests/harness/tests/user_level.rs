@@ -1,7 +1,9 @@
 //! QEMU tests of the normal boot's user level: the kernel starts sigma0 and the root task
 //! from the initrd; the root task touches fresh memory, every first touch faults to sigma0,
-//! which hands out a page of the RAM the kernel gave it; it gets device registers from sigma0,
-//! and it starts `hello` from the initrd as a task it pages itself (pagers stacked).
+//! which hands out a page of the RAM the kernel gave it; it gets device registers from sigma0
+//! (the first page of the 256 MiB PCIe configuration space, whose root mapping the kernel
+//! makes only then), and it starts `hello` from the initrd as a task it pages itself (pagers
+//! stacked).
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use harness::{GicVersion, Machine, Until, image_path, run};
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn boots_to_the_root_task(machine: Machine) {
-    let machine = machine.with_initrd(image_path("initrd.cpio"));
+    let machine = machine.with_initrd(image_path("test-initrd.cpio"));
     let run = run(
         &machine,
         Until::line("hello: running in a task paged by the root task"),
@@ -23,8 +25,8 @@ fn boots_to_the_root_task(machine: Machine) {
         "starting sigma0 (1.0/v1",
         "roottask: started",
         "roottask: 64 pages from sigma0, all read back",
-        "roottask: sigma0 mapped the device registers at 0x9000000 to 0x30000000",
-        "roottask: started hello as 3.0/v1, paging it with memory from sigma0",
+        "roottask: PCI 00:00.0 is 1b36:0008 (configuration space at 0x4010000000, 256 MiB)",
+        "roottask: started hello as 5.0/v1, paging it with memory from sigma0",
         "hello: running in a task paged by the root task",
     ]);
     // sigma0 and the root task share the CPU by time slices: sigma0's line has no fixed place.
