@@ -10,6 +10,8 @@
 //!   fork's copy, and loading a static ELF with its initial stack.
 //! - [`process`]: the process table: pids, parents and children, exit statuses and wait4.
 //! - [`tty`]: the console's line discipline.
+//! - [`server`]: the dispatcher: system calls, page faults, exceptions, console input and
+//!   time in, the kernel operations the server binary performs out.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -19,5 +21,6 @@ extern crate alloc;
 
 pub mod memory;
 pub mod process;
+pub mod server;
 pub mod tty;
 pub mod vfs;

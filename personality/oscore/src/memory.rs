@@ -44,7 +44,7 @@ mod user;
 mod tests;
 
 pub use area::{AreaInfo, BackingKind};
-pub use frames::Frames;
+pub use frames::{FrameStatistics, Frames};
 pub use layout::{
     DEFAULT_MINIMUM_ADDRESS, DEFAULT_MMAP_BASE, DEFAULT_RESERVED, DEFAULT_STACK_GUARD_GAP,
     DEFAULT_STACK_TOP, DEFAULT_STATIC_PIE_BASE, DEFAULT_USER_END, Layout, LayoutError,

@@ -20,6 +20,10 @@
 //! - [`DescriptorTable`]: one per process: numbers to descriptions plus the close-on-exec
 //!   flag, `dup`/`dup3`/`fcntl`, `fork`'s copy and `exec`'s cleanup.
 //! - [`FileSystemContext`]: one per process: working directory and umask, cloned at `fork`.
+//! - [`PipeEnd`]: what a description of a pipe holds instead of a node. Pipes are not in
+//!   the tree; the calls that take a descriptor answer for them as Linux's pipefs does, and
+//!   the dispatcher moves their bytes and parks callers that must wait, as it does for
+//!   terminals.
 //!
 //! The console and `/dev/tty` are not implemented here: their line discipline lives in the
 //! tty module. `read` and `write` on such a description answer
@@ -36,7 +40,8 @@
 //! | system call | method |
 //! |---|---|
 //! | `openat` | [`Vfs::openat`] (or [`Vfs::open_description`] + [`DescriptorTable::install`]) |
-//! | `close`, `dup`, `dup3`, `fcntl` | [`DescriptorTable::close`], [`DescriptorTable::dup`], [`DescriptorTable::dup3`], [`DescriptorTable::fcntl`] |
+//! | `close`, `close_range`, `dup`, `dup3`, `fcntl` | [`DescriptorTable::close`], [`DescriptorTable::close_range`], [`DescriptorTable::dup`], [`DescriptorTable::dup3`], [`DescriptorTable::fcntl`] |
+//! | `pipe2` | [`Vfs::pipe2`]; then, for each transfer, [`PipeEnd`] (see [`IoOutcome::Pipe`]) |
 //! | `read`, `write` (`readv`, `writev`: loop) | [`Vfs::read`], [`Vfs::write`] |
 //! | `pread64`, `pwrite64` (`preadv`, `pwritev`: loop) | [`Vfs::pread64`], [`Vfs::pwrite64`] |
 //! | `lseek` | [`Vfs::lseek`] |
@@ -67,23 +72,36 @@ mod metadata;
 mod node;
 mod open;
 mod path;
+mod pipe;
 
 #[cfg(test)]
 mod tests;
 
+use alloc::rc::Rc;
 use alloc::vec::Vec;
+use core::cell::Cell;
+
+use linux_abi::layout::Timespec;
 
 pub use build::BuildError;
-pub use changes::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT};
+pub use changes::{RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, UTIME_NOW, UTIME_OMIT};
 pub use context::FileSystemContext;
 pub use description::OpenFileDescription;
-pub use descriptors::{DEFAULT_DESCRIPTOR_LIMIT, DescriptorTable};
+pub use descriptors::{
+    CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE, DEFAULT_DESCRIPTOR_LIMIT, DescriptorTable,
+};
 pub use io::IoOutcome;
 pub use node::{
     DEVICES_FILE_SYSTEM_DEVICE, Device, INITRD_FILE_SYSTEM_DEVICE, NodeId, make_device_number,
 };
+pub use pipe::{
+    DEFAULT_PIPE_CAPACITY, F_GETPIPE_SZ, F_SETPIPE_SZ, MAXIMUM_PIPE_CAPACITY, PIPE_BUF,
+    PIPE_FILE_SYSTEM_DEVICE, PIPE_MEMORY_HARD_LIMIT, PIPE_MEMORY_SOFT_LIMIT, PipeEnd, PipePoll,
+    PipeReadiness, PipeRoom, PipeSide, REDUCED_PIPE_CAPACITY,
+};
 
 use node::Node;
+use pipe::PipeLedger;
 
 /// `PATH_MAX`: the longest path a call accepts, counting its terminating NUL.
 pub const PATH_MAX: usize = 4096;
@@ -104,9 +122,42 @@ pub const MAXIMUM_SYMBOLIC_LINKS: u32 = 40;
 pub struct Vfs {
     /// The arena: a node's [`NodeId`] is its index, the root is index 0.
     nodes: Vec<Node>,
+    /// What "now" is for the times files record (pipes today); the dispatcher sets it
+    /// before each event with [`Vfs::set_clock`].
+    clock: Cell<Timespec>,
+    /// The inode number the next pipe gets.
+    next_pipe_inode: Cell<u64>,
+    /// Counts pipe changes that may let a waiting call continue, and pipe memory.
+    pipe_ledger: Rc<PipeLedger>,
 }
 
 impl Vfs {
+    /// A tree of `nodes` (the builder's arena) with no pipes yet and the clock at the epoch.
+    fn with_nodes(nodes: Vec<Node>) -> Vfs {
+        Vfs {
+            nodes,
+            clock: Cell::new(Timespec::default()),
+            next_pipe_inode: Cell::new(1),
+            pipe_ledger: Rc::new(PipeLedger::default()),
+        }
+    }
+
+    /// Sets the wall-clock time that changes made from now on record (until the next call).
+    pub fn set_clock(&self, now: Timespec) {
+        self.clock.set(now);
+    }
+
+    /// The time [`Vfs::set_clock`] last set (the epoch before the first call).
+    pub fn clock(&self) -> Timespec {
+        self.clock.get()
+    }
+
+    /// How many pipe changes that may let a waiting call continue there have been: the
+    /// dispatcher retries its pipe waiters when this moved (see `pipe.rs`).
+    pub fn pipe_activity(&self) -> u64 {
+        self.pipe_ledger.activity()
+    }
+
     /// The root directory.
     pub fn root(&self) -> NodeId {
         NodeId::ROOT

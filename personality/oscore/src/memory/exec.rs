@@ -108,6 +108,10 @@ pub struct ExecRequest<'a> {
     pub credentials: Credentials,
     /// The limits the new image runs under (inherited across `execve`).
     pub limits: MemoryLimits,
+    /// Auxiliary-vector entries of the server's own, placed after Linux's (before
+    /// `AT_RANDOM`, `AT_EXECFN` and `AT_NULL`): `protocol::AT_SYSTEM_CALL_PATH`. Their keys
+    /// must not be ones Linux defines.
+    pub extra_auxiliary: &'a [(u64, u64)],
 }
 
 impl fmt::Debug for ExecRequest<'_> {
@@ -119,6 +123,7 @@ impl fmt::Debug for ExecRequest<'_> {
             .field("environment", &self.environment.len())
             .field("credentials", &self.credentials)
             .field("limits", &self.limits)
+            .field("extra_auxiliary", &self.extra_auxiliary)
             .finish_non_exhaustive()
     }
 }
@@ -517,6 +522,8 @@ pub fn load<F: Frames>(
         (AT_SECURE, u64::from(secure)),
         (AT_HWCAP2, 0),
     ];
+    let mut auxiliary = auxiliary.to_vec();
+    auxiliary.extend_from_slice(request.extra_auxiliary);
     let top = layout.stack_top();
     let (buffer, stack) = lay_out_stack(top, request, &auxiliary)?;
 

@@ -13,6 +13,15 @@ use core::fmt;
 use super::PAGE_BYTES;
 use super::rights::Rights;
 
+/// How big a pool of frames is and how much of it is free (for `sysinfo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameStatistics {
+    /// Frames the pool can hand out in all (free or not).
+    pub total: u64,
+    /// Frames it can still hand out.
+    pub free: u64,
+}
+
 /// A pool of page frames the server owns and maps into its clients.
 pub trait Frames {
     /// Names a frame: in the server, the address of the page in its own address space.
@@ -37,6 +46,13 @@ pub trait Frames {
     /// Called by `mprotect` when it reduces the rights of present pages, and for shared
     /// frames that one process unmaps while others keep them.
     fn revoke(&mut self, frame: Self::Frame, rights: Rights);
+
+    /// The pool's size and free frames, when it knows them: what `sysinfo` reports as
+    /// `totalram` and `freeram`. The provided version knows nothing (`sysinfo` then reports
+    /// no memory), for pools without a fixed size.
+    fn statistics(&self) -> Option<FrameStatistics> {
+        None
+    }
 
     /// The frame's contents.
     fn bytes(&self, frame: Self::Frame) -> &[u8; PAGE_BYTES];

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::PAGE_BYTES;
-use super::frames::Frames;
+use super::frames::{FrameStatistics, Frames};
 use super::rights::Rights;
 
 /// A frame of a [`VecFrames`] pool: its number, never reused.
@@ -101,6 +101,15 @@ impl Frames for VecFrames {
     fn revoke(&mut self, frame: TestFrame, rights: Rights) {
         self.page(frame);
         self.revocations.push((frame, rights));
+    }
+
+    /// Known for a pool with a limit: the limit, and what it leaves.
+    fn statistics(&self) -> Option<FrameStatistics> {
+        let total = self.limit?;
+        Some(FrameStatistics {
+            total: total as u64,
+            free: total.saturating_sub(self.live.len()) as u64,
+        })
     }
 
     fn bytes(&self, frame: TestFrame) -> &[u8; PAGE_BYTES] {

@@ -110,7 +110,7 @@ impl Vfs {
     /// documentation for the rules on duplicate names.
     pub fn from_initrd(archive: &'static [u8]) -> Result<Vfs, BuildError> {
         let initrd = Initrd::new(archive)?;
-        let mut vfs = Vfs { nodes: Vec::new() };
+        let mut vfs = Vfs::with_nodes(Vec::new());
         vfs.nodes.push(Node {
             kind: NodeKind::Directory(Directory {
                 entries: BTreeMap::new(),

@@ -10,18 +10,25 @@
 //! `chmod_common`, `chown_common`, `do_sys_truncate`, `do_sys_ftruncate`;
 //! `fs/utimes.c`), and then answers `EROFS`. A writable tmpfs will replace that last step
 //! with the change itself; the checks stay.
+//!
+//! Pipes are the exception: pipefs is writable, so `fchmod`, `fchown` and `utimensat` on a
+//! pipe (by descriptor, or by an empty path with `AT_EMPTY_PATH`) change its metadata as
+//! Linux does, at the VFS's clock; `ftruncate` and `fsync` answer `EINVAL` as pipefs has
+//! neither.
 
 use linux_abi::errno::Errno;
 use linux_abi::file::{
     AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, S_IFBLK,
     S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
 };
+use linux_abi::layout::Timespec;
 
 use super::Vfs;
 use super::context::FileSystemContext;
 use super::descriptors::DescriptorTable;
 use super::node::{NodeId, NodeKind};
 use super::path::{LastComponent, Resolution, checked_path};
+use super::pipe::PipeEnd;
 
 /// `RENAME_NOREPLACE` (`linux/fs.h`): fail with `EEXIST` rather than replace the target.
 pub const RENAME_NOREPLACE: u32 = 1;
@@ -29,6 +36,26 @@ pub const RENAME_NOREPLACE: u32 = 1;
 pub const RENAME_EXCHANGE: u32 = 2;
 /// `RENAME_WHITEOUT`: leave a whiteout at the old name (overlay file systems).
 pub const RENAME_WHITEOUT: u32 = 4;
+
+/// `UTIME_NOW`: `utimensat` sets this time to now.
+pub const UTIME_NOW: i64 = (1 << 30) - 1;
+/// `UTIME_OMIT`: `utimensat` leaves this time alone.
+pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+/// `S_ISUID`.
+const SET_USER_ID: u32 = 0o4000;
+/// `S_ISGID`.
+const SET_GROUP_ID: u32 = 0o2000;
+/// `S_IXGRP`.
+const GROUP_EXECUTE: u32 = 0o010;
+
+/// What a metadata change applies to.
+enum Target<'table> {
+    /// A node of the tree.
+    Node(NodeId),
+    /// A pipe.
+    Pipe(&'table PipeEnd),
+}
 
 impl Vfs {
     /// `mkdirat(directory_fd, path, mode)`.
@@ -109,12 +136,18 @@ impl Vfs {
         if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
             return Err(Errno::EINVAL);
         }
-        let how = Resolution {
-            follow_last: flags & AT_SYMLINK_FOLLOW != 0,
-            empty_path_allowed: flags & AT_EMPTY_PATH != 0,
-            creating: false,
-        };
-        self.resolve_existing(context, table, old_directory_fd, old_path, how)?;
+        let empty_path_allowed = flags & AT_EMPTY_PATH != 0;
+        let old_is_pipe = self
+            .empty_path_pipe(table, old_directory_fd, old_path, empty_path_allowed)
+            .is_some();
+        if !old_is_pipe {
+            let how = Resolution {
+                follow_last: flags & AT_SYMLINK_FOLLOW != 0,
+                empty_path_allowed,
+                creating: false,
+            };
+            self.resolve_existing(context, table, old_directory_fd, old_path, how)?;
+        }
         Err(self.create_name(context, table, new_directory_fd, new_path, false))
     }
 
@@ -194,28 +227,27 @@ impl Vfs {
     ///
     /// # Errors
     /// `EINVAL` for flags other than `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH`; the path's
-    /// errors; then `EROFS`.
+    /// errors; then `EROFS` (a pipe, named by an empty path, changes).
     pub fn fchmodat(
         &self,
         context: &FileSystemContext,
         table: &DescriptorTable,
         directory_fd: i32,
         path: &[u8],
-        // Nothing can be changed, so the mode is never applied.
-        _mode: u32,
+        mode: u32,
         flags: u32,
     ) -> Result<(), Errno> {
-        let node = self.resolve_for_metadata_change(context, table, directory_fd, path, flags)?;
-        Err(self.change_refused(node))
+        let target = self.resolve_for_metadata_change(context, table, directory_fd, path, flags)?;
+        self.change_mode(target, mode)
     }
 
     /// `fchmod(fd, mode)`.
     ///
     /// # Errors
-    /// `EBADF` when `fd` is not open or is `O_PATH`; then `EROFS`.
-    pub fn fchmod(&self, table: &DescriptorTable, fd: i32, _mode: u32) -> Result<(), Errno> {
-        let node = self.non_path_node(table, fd)?;
-        Err(self.change_refused(node))
+    /// `EBADF` when `fd` is not open or is `O_PATH`; then `EROFS` (a pipe changes).
+    pub fn fchmod(&self, table: &DescriptorTable, fd: i32, mode: u32) -> Result<(), Errno> {
+        let target = self.non_path_target(table, fd)?;
+        self.change_mode(target, mode)
     }
 
     /// `fchownat(directory_fd, path, owner, group, flags)`.
@@ -229,13 +261,12 @@ impl Vfs {
         table: &DescriptorTable,
         directory_fd: i32,
         path: &[u8],
-        // Nothing can be changed, so the owners are never applied.
-        _owner: u32,
-        _group: u32,
+        owner: u32,
+        group: u32,
         flags: u32,
     ) -> Result<(), Errno> {
-        let node = self.resolve_for_metadata_change(context, table, directory_fd, path, flags)?;
-        Err(self.change_refused(node))
+        let target = self.resolve_for_metadata_change(context, table, directory_fd, path, flags)?;
+        self.change_owner(target, owner, group)
     }
 
     /// `fchown(fd, owner, group)`.
@@ -246,46 +277,78 @@ impl Vfs {
         &self,
         table: &DescriptorTable,
         fd: i32,
-        _owner: u32,
-        _group: u32,
+        owner: u32,
+        group: u32,
     ) -> Result<(), Errno> {
-        let node = self.non_path_node(table, fd)?;
-        Err(self.change_refused(node))
+        let target = self.non_path_target(table, fd)?;
+        self.change_owner(target, owner, group)
     }
 
     /// `utimensat(directory_fd, path, times, flags)` after the dispatcher has checked the
     /// times (`EINVAL` for a bad `tv_nsec`, `EFAULT`). `path` is `None` for a null
-    /// pointer, which means `directory_fd` itself (Linux's `futimens`).
+    /// pointer, which means `directory_fd` itself (Linux's `futimens`); `times` is `None`
+    /// for a null pointer, which means both times become now; a time whose nanoseconds are
+    /// [`UTIME_NOW`] becomes now, one with [`UTIME_OMIT`] stays.
     ///
     /// # Errors
     /// `EINVAL` for flags other than `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH`, or any flag
     /// with a null path; `EBADF` for a null path and a descriptor that is not open (or is
-    /// `O_PATH`); `EFAULT` for a null path with `AT_FDCWD`; the path's errors; then `EROFS`.
+    /// `O_PATH`); `EFAULT` for a null path with `AT_FDCWD`; the path's errors; then `EROFS`
+    /// (a pipe changes).
     pub fn utimensat(
         &self,
         context: &FileSystemContext,
         table: &DescriptorTable,
         directory_fd: i32,
         path: Option<&[u8]>,
+        times: Option<&[Timespec; 2]>,
         flags: u32,
     ) -> Result<(), Errno> {
         if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
             return Err(Errno::EINVAL);
         }
-        let node = match path {
+        let empty_path_allowed = flags & AT_EMPTY_PATH != 0;
+        let target = match path {
             None if directory_fd == AT_FDCWD => return Err(Errno::EFAULT),
             None if flags != 0 => return Err(Errno::EINVAL),
-            None => self.non_path_node(table, directory_fd)?,
+            None => self.non_path_target(table, directory_fd)?,
             Some(path) => {
-                let how = Resolution {
-                    follow_last: flags & AT_SYMLINK_NOFOLLOW == 0,
-                    empty_path_allowed: flags & AT_EMPTY_PATH != 0,
-                    creating: false,
-                };
-                self.resolve_existing(context, table, directory_fd, path, how)?
+                match self.empty_path_pipe(table, directory_fd, path, empty_path_allowed) {
+                    Some(pipe) => Target::Pipe(pipe),
+                    None => {
+                        let how = Resolution {
+                            follow_last: flags & AT_SYMLINK_NOFOLLOW == 0,
+                            empty_path_allowed,
+                            creating: false,
+                        };
+                        Target::Node(self.resolve_existing(
+                            context,
+                            table,
+                            directory_fd,
+                            path,
+                            how,
+                        )?)
+                    }
+                }
             }
         };
-        Err(self.change_refused(node))
+        match target {
+            Target::Node(node) => Err(self.change_refused(node)),
+            Target::Pipe(pipe) => {
+                let now = self.clock();
+                let chosen = |time: Timespec| match time.nanoseconds {
+                    UTIME_NOW => Some(now),
+                    UTIME_OMIT => None,
+                    _ => Some(time),
+                };
+                let (access, modification) = match times {
+                    None => (Some(now), Some(now)),
+                    Some([access, modification]) => (chosen(*access), chosen(*modification)),
+                };
+                pipe.set_times(access, modification, now);
+                Ok(())
+            }
+        }
     }
 
     /// `truncate(path, length)`, relative to the working directory.
@@ -329,7 +392,8 @@ impl Vfs {
         if description.is_path_only() {
             return Err(Errno::EBADF);
         }
-        let node = description.node();
+        // A pipe is not a regular file.
+        let node = description.node().ok_or(Errno::EINVAL)?;
         let is_regular = matches!(self.node(node).kind, NodeKind::RegularFile(_));
         if !is_regular || !description.is_writable() {
             return Err(Errno::EINVAL);
@@ -341,10 +405,13 @@ impl Vfs {
     /// succeed at once.
     ///
     /// # Errors
-    /// `EBADF` when `fd` is not open or is `O_PATH`; `EINVAL` for a device, which has no
-    /// way to synchronise (Linux's `/dev/null` and terminals answer the same).
+    /// `EBADF` when `fd` is not open or is `O_PATH`; `EINVAL` for a device or a pipe,
+    /// which have no way to synchronise (Linux's `/dev/null`, terminals and pipes answer
+    /// the same).
     pub fn fsync(&self, table: &DescriptorTable, fd: i32) -> Result<(), Errno> {
-        let node = self.non_path_node(table, fd)?;
+        let Target::Node(node) = self.non_path_target(table, fd)? else {
+            return Err(Errno::EINVAL);
+        };
         match self.node(node).kind {
             NodeKind::CharacterDevice(_) => Err(Errno::EINVAL),
             NodeKind::Directory(_) | NodeKind::RegularFile(_) | NodeKind::SymbolicLink(_) => Ok(()),
@@ -376,34 +443,82 @@ impl Vfs {
         }
     }
 
-    /// The node for `fchmodat`/`fchownat`, after their flag check.
-    fn resolve_for_metadata_change(
+    /// What `fchmodat`/`fchownat` change, after their flag check.
+    fn resolve_for_metadata_change<'table>(
         &self,
         context: &FileSystemContext,
-        table: &DescriptorTable,
+        table: &'table DescriptorTable,
         directory_fd: i32,
         path: &[u8],
         flags: u32,
-    ) -> Result<NodeId, Errno> {
+    ) -> Result<Target<'table>, Errno> {
         if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
             return Err(Errno::EINVAL);
         }
+        let empty_path_allowed = flags & AT_EMPTY_PATH != 0;
+        if let Some(pipe) = self.empty_path_pipe(table, directory_fd, path, empty_path_allowed) {
+            return Ok(Target::Pipe(pipe));
+        }
         let how = Resolution {
             follow_last: flags & AT_SYMLINK_NOFOLLOW == 0,
-            empty_path_allowed: flags & AT_EMPTY_PATH != 0,
+            empty_path_allowed,
             creating: false,
         };
         self.resolve_existing(context, table, directory_fd, path, how)
+            .map(Target::Node)
     }
 
-    /// The node of `fd`, which must not be an `O_PATH` descriptor (`EBADF`, as Linux's
-    /// `fdget` does not see those).
-    fn non_path_node(&self, table: &DescriptorTable, fd: i32) -> Result<NodeId, Errno> {
+    /// The node or pipe of `fd`, which must not be an `O_PATH` descriptor (`EBADF`, as
+    /// Linux's `fdget` does not see those).
+    fn non_path_target<'table>(
+        &self,
+        table: &'table DescriptorTable,
+        fd: i32,
+    ) -> Result<Target<'table>, Errno> {
         let description = table.get(fd)?;
         if description.is_path_only() {
             return Err(Errno::EBADF);
         }
-        Ok(description.node())
+        match (description.node(), description.pipe()) {
+            (Some(node), _) => Ok(Target::Node(node)),
+            (None, Some(pipe)) => Ok(Target::Pipe(pipe)),
+            // A description is of a node or a pipe; nothing else exists.
+            (None, None) => Err(Errno::EBADF),
+        }
+    }
+
+    /// `chmod_common`'s change: refused on the read-only tree, applied to a pipe.
+    fn change_mode(&self, target: Target<'_>, mode: u32) -> Result<(), Errno> {
+        match target {
+            Target::Node(node) => Err(self.change_refused(node)),
+            Target::Pipe(pipe) => {
+                pipe.change_mode(mode, self.clock());
+                Ok(())
+            }
+        }
+    }
+
+    /// `chown_common`'s change: refused on the read-only tree, applied to a pipe (an id
+    /// of `-1` stays). As on Linux, a change of owner by anyone clears set-user-ID, and
+    /// set-group-ID when group execute is set too (otherwise it marks mandatory locking).
+    fn change_owner(&self, target: Target<'_>, owner: u32, group: u32) -> Result<(), Errno> {
+        match target {
+            Target::Node(node) => Err(self.change_refused(node)),
+            Target::Pipe(pipe) => {
+                let now = self.clock();
+                let unless_unchanged = |id: u32| (id != u32::MAX).then_some(id);
+                pipe.change_owner(unless_unchanged(owner), unless_unchanged(group), now);
+                let mode = pipe.permissions();
+                let mut kept = mode & !SET_USER_ID;
+                if mode & (SET_GROUP_ID | GROUP_EXECUTE) == SET_GROUP_ID | GROUP_EXECUTE {
+                    kept &= !SET_GROUP_ID;
+                }
+                if kept != mode {
+                    pipe.change_mode(kept, now);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The answer to changing something on `node`'s file system once every earlier check

@@ -8,23 +8,41 @@
 //! hold an `Rc<OpenFileDescription>`; the offset and the changeable flags are `Cell`s, which
 //! cannot fail to borrow, because the server is single-threaded and never holds them across
 //! a call.
+//!
+//! A description refers to a node of the tree or to one end of a pipe ([`PipeEnd`]), which
+//! is not in the tree: pipefs has no names. The description owns the end, so the pipe's count
+//! of readers and writers follows the description's life (see `pipe.rs`).
 
 use core::cell::Cell;
 
 use linux_abi::file::{O_ACCMODE, O_APPEND, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY};
 
 use super::node::{Device, NodeId};
+use super::pipe::PipeEnd;
 
 /// The status flags `F_SETFL` may change; the part of Linux's `SETFL_MASK` that this server
 /// implements (`O_ASYNC`, `O_DIRECT` and `O_NOATIME` are accepted and ignored, as they would
 /// change nothing here).
 const CHANGEABLE_STATUS_FLAGS: u32 = O_APPEND | O_NONBLOCK;
 
-/// One open file: the node, the offset, the access mode and the status flags.
+/// What a description refers to.
+#[derive(Debug)]
+enum OpenFile {
+    /// A node of the tree, with its device when it is a device node.
+    Node {
+        /// The node.
+        node: NodeId,
+        /// The device, for a device node.
+        device: Option<Device>,
+    },
+    /// One end of a pipe.
+    Pipe(PipeEnd),
+}
+
+/// One open file: the node or pipe end, the offset, the access mode and the status flags.
 #[derive(Debug)]
 pub struct OpenFileDescription {
-    node: NodeId,
-    device: Option<Device>,
+    file: OpenFile,
     path_only: bool,
     /// What `F_GETFL` reports: access mode and status flags.
     status_flags: Cell<u32>,
@@ -43,28 +61,52 @@ impl OpenFileDescription {
         path_only: bool,
     ) -> Self {
         OpenFileDescription {
-            node,
-            device,
+            file: OpenFile::Node { node, device },
             path_only,
             status_flags: Cell::new(status_flags),
             offset: Cell::new(0),
         }
     }
 
-    /// The file.
-    pub fn node(&self) -> NodeId {
-        self.node
+    /// A description of the pipe end `end`; `status_flags` is the `F_GETFL` value
+    /// (`O_RDONLY` or `O_WRONLY`, with `O_NONBLOCK` if asked for).
+    pub(crate) fn new_pipe(end: PipeEnd, status_flags: u32) -> Self {
+        OpenFileDescription {
+            file: OpenFile::Pipe(end),
+            path_only: false,
+            status_flags: Cell::new(status_flags),
+            offset: Cell::new(0),
+        }
+    }
+
+    /// The file's node, `None` for a pipe (which is not in the tree).
+    pub fn node(&self) -> Option<NodeId> {
+        match self.file {
+            OpenFile::Node { node, .. } => Some(node),
+            OpenFile::Pipe(_) => None,
+        }
     }
 
     /// The device, when the file is a device node.
     pub fn device(&self) -> Option<Device> {
-        self.device
+        match self.file {
+            OpenFile::Node { device, .. } => device,
+            OpenFile::Pipe(_) => None,
+        }
+    }
+
+    /// The pipe end, when the file is a pipe.
+    pub fn pipe(&self) -> Option<&PipeEnd> {
+        match &self.file {
+            OpenFile::Pipe(end) => Some(end),
+            OpenFile::Node { .. } => None,
+        }
     }
 
     /// The terminal ([`Device::Console`] or [`Device::ControllingTerminal`]) whose I/O and
     /// ioctls the tty module must answer, when the file is one (and not opened `O_PATH`).
     pub fn terminal(&self) -> Option<Device> {
-        self.device
+        self.device()
             .filter(|device| device.is_terminal() && !self.path_only)
     }
 

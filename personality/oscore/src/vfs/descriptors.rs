@@ -16,10 +16,17 @@ use linux_abi::file::{
 };
 
 use super::description::OpenFileDescription;
+use super::pipe::{F_GETPIPE_SZ, F_SETPIPE_SZ};
 
 /// How many descriptors a process may have open unless `set_limit` says otherwise: the soft
 /// `RLIMIT_NOFILE` Linux starts processes with. Descriptor numbers are below it.
 pub const DEFAULT_DESCRIPTOR_LIMIT: usize = 1024;
+
+/// `CLOSE_RANGE_UNSHARE`: `close_range` unshares the table first.
+pub const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
+
+/// `CLOSE_RANGE_CLOEXEC`: `close_range` sets close-on-exec instead of closing.
+pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
 
 /// The highest limit `set_limit` accepts: Linux's default `fs.nr_open`.
 const MAXIMUM_DESCRIPTOR_LIMIT: usize = 1 << 20;
@@ -168,15 +175,18 @@ impl DescriptorTable {
     ///   (whose low 32 bits count, as Linux reads it as an `unsigned int`);
     /// - `F_GETFD` / `F_SETFD`: the close-on-exec flag as `FD_CLOEXEC`;
     /// - `F_GETFL`: the access mode and status flags;
-    /// - `F_SETFL`: sets `O_APPEND` and `O_NONBLOCK` from `argument`, ignores the rest.
+    /// - `F_SETFL`: sets `O_APPEND` and `O_NONBLOCK` from `argument`, ignores the rest;
+    /// - `F_GETPIPE_SZ` / `F_SETPIPE_SZ`: a pipe's capacity (see
+    ///   [`PipeEnd::set_capacity`](super::PipeEnd::set_capacity)).
     ///
-    /// Record locks, leases, owners, signals and pipe sizes are not implemented and answer
-    /// `EINVAL` like any unknown command.
+    /// Record locks, leases, owners and signals are not implemented and answer `EINVAL`
+    /// like any unknown command.
     ///
     /// # Errors
     /// `EBADF` when `fd` is not open, or is an `O_PATH` descriptor and the command is not
-    /// one of the five Linux allows on those; `EINVAL` for an unknown command or a
-    /// duplication start not below the limit; `EMFILE` when no number at or above it is free.
+    /// one of the five Linux allows on those, or is not a pipe for the pipe commands;
+    /// `EINVAL` for an unknown command or a duplication start not below the limit; `EMFILE`
+    /// when no number at or above it is free; the errors of `set_capacity`.
     pub fn fcntl(&mut self, fd: i32, command: u32, argument: u64) -> Result<u64, Errno> {
         let descriptor = self.descriptor(fd)?;
         let description = Rc::clone(&descriptor.description);
@@ -222,8 +232,53 @@ impl DescriptorTable {
                 description.set_status_flags(argument_low);
                 Ok(0)
             }
+            F_GETPIPE_SZ => {
+                let pipe = description.pipe().ok_or(Errno::EBADF)?;
+                Ok(pipe.capacity() as u64)
+            }
+            F_SETPIPE_SZ => {
+                let pipe = description.pipe().ok_or(Errno::EBADF)?;
+                Ok(pipe.set_capacity(u64::from(argument_low))? as u64)
+            }
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    /// `close_range(first, last, flags)`: closes every open descriptor from `first` to
+    /// `last` (inclusive; `last` may be far past the table), or with `CLOSE_RANGE_CLOEXEC`
+    /// marks them close-on-exec instead. `CLOSE_RANGE_UNSHARE` asks for a private table
+    /// first, which every table here already is (no process shares one: `CLONE_FILES` is
+    /// refused). Returns the closed descriptions (for the caller to see which were last
+    /// references).
+    ///
+    /// # Errors
+    /// `EINVAL` for other flags or `first` above `last`.
+    pub fn close_range(
+        &mut self,
+        first: u32,
+        last: u32,
+        flags: u32,
+    ) -> Result<Vec<Rc<OpenFileDescription>>, Errno> {
+        if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+            return Err(Errno::EINVAL);
+        }
+        let start = usize::try_from(first).unwrap_or(usize::MAX);
+        let end = usize::try_from(last)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .min(self.slots.len());
+        let mut closed = Vec::new();
+        for slot in self.slots.get_mut(start..end).unwrap_or(&mut []) {
+            if flags & CLOSE_RANGE_CLOEXEC != 0 {
+                if let Some(descriptor) = slot {
+                    descriptor.close_on_exec = true;
+                }
+            } else if let Some(descriptor) = slot.take() {
+                closed.push(descriptor.description);
+            }
+        }
+        self.trim();
+        Ok(closed)
     }
 
     /// The table a child gets at `fork`: the same descriptions (so parent and child share

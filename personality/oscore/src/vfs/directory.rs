@@ -38,7 +38,8 @@ impl Vfs {
         if description.is_path_only() {
             return Err(Errno::EBADF);
         }
-        let directory_id = description.node();
+        // A pipe is no directory either.
+        let directory_id = description.node().ok_or(Errno::ENOTDIR)?;
         let directory = self.node(directory_id).directory().ok_or(Errno::ENOTDIR)?;
         let start = usize::try_from(description.offset()).unwrap_or(usize::MAX);
         let dot_entries = [(&b"."[..], directory_id), (&b".."[..], directory.parent)];
@@ -94,14 +95,15 @@ impl Vfs {
     /// directory.
     ///
     /// # Errors
-    /// `EBADF` when `fd` is not open, `ENOTDIR` when it is not a directory.
+    /// `EBADF` when `fd` is not open, `ENOTDIR` when it is not a directory (a pipe
+    /// included).
     pub fn fchdir(
         &self,
         context: &mut FileSystemContext,
         table: &DescriptorTable,
         fd: i32,
     ) -> Result<(), Errno> {
-        let node = table.get(fd)?.node();
+        let node = table.get(fd)?.node().ok_or(Errno::ENOTDIR)?;
         self.enter(context, node)
     }
 

@@ -7,6 +7,11 @@
 //! Linux's partial semantics. The checks follow `fs/read_write.c` in order: descriptor
 //! (`EBADF`), positional calls on unseekable files (`ESPIPE`), access mode (`EBADF`), then
 //! what the file kind allows.
+//!
+//! Pipes are routed like terminals: `read` and `write` answer [`IoOutcome::Pipe`] after the
+//! descriptor checks, and the dispatcher moves the bytes through the
+//! [`PipeEnd`](super::PipeEnd) (it may have to park the caller, which only it can do).
+//! Pipes cannot seek (`ESPIPE`).
 
 use linux_abi::errno::Errno;
 
@@ -35,6 +40,9 @@ pub enum IoOutcome {
     /// The file is a terminal ([`Device::Console`] or [`Device::ControllingTerminal`]):
     /// nothing was done, the dispatcher must pass the call to the tty module.
     Terminal(Device),
+    /// The file is a pipe: nothing was done, the dispatcher must move the bytes through
+    /// the description's [`PipeEnd`](super::PipeEnd).
+    Pipe,
 }
 
 impl Vfs {
@@ -56,6 +64,9 @@ impl Vfs {
         if let Some(terminal) = description.terminal() {
             return Ok(IoOutcome::Terminal(terminal));
         }
+        if description.pipe().is_some() {
+            return Ok(IoOutcome::Pipe);
+        }
         let offset = description.offset();
         let count = self.read_at(description, buffer, offset)?;
         // `count` is at most the buffer's length and the offset plus it at most the file's
@@ -75,8 +86,8 @@ impl Vfs {
     ///
     /// # Errors
     /// `EINVAL` for a negative offset (before anything else, as Linux checks it); `EBADF`
-    /// when `fd` is not open or is `O_PATH`; `ESPIPE` for a terminal; `EBADF` when not
-    /// opened for reading; `EISDIR` for a directory.
+    /// when `fd` is not open or is `O_PATH`; `ESPIPE` for a terminal or a pipe; `EBADF`
+    /// when not opened for reading; `EISDIR` for a directory.
     pub fn pread64(
         &self,
         table: &DescriptorTable,
@@ -91,7 +102,7 @@ impl Vfs {
         if description.is_path_only() {
             return Err(Errno::EBADF);
         }
-        if description.terminal().is_some() {
+        if description.terminal().is_some() || description.pipe().is_some() {
             return Err(Errno::ESPIPE);
         }
         if !description.is_readable() {
@@ -113,6 +124,9 @@ impl Vfs {
         if let Some(terminal) = description.terminal() {
             return Ok(IoOutcome::Terminal(terminal));
         }
+        if description.pipe().is_some() {
+            return Ok(IoOutcome::Pipe);
+        }
         self.write_at(description, data).map(IoOutcome::Transferred)
     }
 
@@ -120,7 +134,7 @@ impl Vfs {
     ///
     /// # Errors
     /// `EINVAL` for a negative offset; `EBADF` when `fd` is not open or is `O_PATH`;
-    /// `ESPIPE` for a terminal; `EBADF` when not opened for writing.
+    /// `ESPIPE` for a terminal or a pipe; `EBADF` when not opened for writing.
     pub fn pwrite64(
         &self,
         table: &DescriptorTable,
@@ -135,7 +149,7 @@ impl Vfs {
         if description.is_path_only() {
             return Err(Errno::EBADF);
         }
-        if description.terminal().is_some() {
+        if description.terminal().is_some() || description.pipe().is_some() {
             return Err(Errno::ESPIPE);
         }
         if !description.is_writable() {
@@ -153,9 +167,9 @@ impl Vfs {
     ///
     /// # Errors
     /// `EBADF` when `fd` is not open or is `O_PATH`; `EINVAL` for a `whence` above
-    /// `SEEK_HOLE`; `ESPIPE` for a terminal; `EINVAL` for a negative or overflowing result
-    /// or a `whence` the file kind does not take; `ENXIO` for `SEEK_DATA`/`SEEK_HOLE` at or
-    /// past the end.
+    /// `SEEK_HOLE`; `ESPIPE` for a terminal or a pipe; `EINVAL` for a negative or
+    /// overflowing result or a `whence` the file kind does not take; `ENXIO` for
+    /// `SEEK_DATA`/`SEEK_HOLE` at or past the end.
     pub fn lseek(
         &self,
         table: &DescriptorTable,
@@ -171,7 +185,11 @@ impl Vfs {
             return Err(Errno::EINVAL);
         }
         let current = description.offset();
-        let new_offset = match &self.node(description.node()).kind {
+        let Some(node) = description.node() else {
+            // A pipe.
+            return Err(Errno::ESPIPE);
+        };
+        let new_offset = match &self.node(node).kind {
             NodeKind::CharacterDevice(device) if device.is_terminal() => {
                 return Err(Errno::ESPIPE);
             }
@@ -217,14 +235,17 @@ impl Vfs {
         description.terminal().ok_or(Errno::ENOTTY)
     }
 
-    /// Reads from a readable, non-terminal description at `offset` (not negative).
+    /// Reads from a readable description of a node that is not a terminal at `offset` (not
+    /// negative).
     fn read_at(
         &self,
         description: &OpenFileDescription,
         buffer: &mut [u8],
         offset: i64,
     ) -> Result<usize, Errno> {
-        match &self.node(description.node()).kind {
+        // Pipes are routed before reaching here.
+        let node = description.node().ok_or(Errno::ESPIPE)?;
+        match &self.node(node).kind {
             NodeKind::Directory(_) => Err(Errno::EISDIR),
             NodeKind::RegularFile(contents) => {
                 let bytes = contents.bytes();
@@ -251,9 +272,11 @@ impl Vfs {
         }
     }
 
-    /// Writes to a writable, non-terminal description.
+    /// Writes to a writable description of a node that is not a terminal.
     fn write_at(&self, description: &OpenFileDescription, data: &[u8]) -> Result<usize, Errno> {
-        match &self.node(description.node()).kind {
+        // Pipes are routed before reaching here.
+        let node = description.node().ok_or(Errno::ESPIPE)?;
+        match &self.node(node).kind {
             NodeKind::CharacterDevice(Device::Null | Device::Zero) => Ok(data.len()),
             // Terminals are routed before reaching here.
             NodeKind::CharacterDevice(Device::Console | Device::ControllingTerminal) => {
@@ -270,6 +293,8 @@ impl Vfs {
     /// Whether reads move the description's offset (regular files; Linux's `/dev/zero` and
     /// `/dev/null` keep theirs at 0, which `lseek` reports).
     fn is_seekable_file(&self, description: &OpenFileDescription) -> bool {
-        matches!(self.node(description.node()).kind, NodeKind::RegularFile(_))
+        description
+            .node()
+            .is_some_and(|node| matches!(self.node(node).kind, NodeKind::RegularFile(_)))
     }
 }

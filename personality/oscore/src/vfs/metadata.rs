@@ -5,7 +5,9 @@
 //! sizes and block counts follow tmpfs (regular files occupy whole pages, a directory's size
 //! is 20 bytes per entry counting `.` and `..`, links and devices occupy no blocks), device
 //! numbers use the `makedev` encoding, and owners and times are 0 because the archive
-//! reader does not expose them (see the module documentation of [`super`]).
+//! reader does not expose them (see the module documentation of [`super`]). Pipes answer
+//! from their own metadata ([`PipeEnd::stat`](super::PipeEnd::stat)), also through an
+//! empty path with `AT_EMPTY_PATH`, which is how glibc's `fstat` asks.
 
 use linux_abi::errno::Errno;
 use linux_abi::file::{AT_EACCESS, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, F_OK, R_OK, W_OK, X_OK};
@@ -45,7 +47,13 @@ impl Vfs {
     /// # Errors
     /// `EBADF` when `fd` is not open.
     pub fn fstat(&self, table: &DescriptorTable, fd: i32) -> Result<Stat, Errno> {
-        Ok(self.stat_of(table.get(fd)?.node()))
+        let description = table.get(fd)?;
+        Ok(match (description.node(), description.pipe()) {
+            (Some(node), _) => self.stat_of(node),
+            (None, Some(pipe)) => pipe.stat(),
+            // A description is of a node or a pipe; nothing else exists.
+            (None, None) => return Err(Errno::EBADF),
+        })
     }
 
     /// `newfstatat(directory_fd, path, flags)`: the status of `path`, of the link itself
@@ -70,6 +78,9 @@ impl Vfs {
         let known = AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE;
         if flags & !known != 0 {
             return Err(Errno::EINVAL);
+        }
+        if let Some(pipe) = self.empty_path_pipe(table, directory_fd, path, empty_path_allowed) {
+            return Ok(pipe.stat());
         }
         let how = Resolution {
             follow_last: flags & AT_SYMLINK_NOFOLLOW == 0,
@@ -99,6 +110,12 @@ impl Vfs {
     ) -> Result<usize, Errno> {
         if buffer.is_empty() {
             return Err(Errno::EINVAL);
+        }
+        if self
+            .empty_path_pipe(table, directory_fd, path, true)
+            .is_some()
+        {
+            return Err(Errno::ENOENT);
         }
         let how = Resolution {
             follow_last: false,
@@ -144,9 +161,17 @@ impl Vfs {
         if flags & !(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH) != 0 {
             return Err(Errno::EINVAL);
         }
+        let empty_path_allowed = flags & AT_EMPTY_PATH != 0;
+        if let Some(pipe) = self.empty_path_pipe(table, directory_fd, path, empty_path_allowed) {
+            // Pipes live in no read-only file system and are never directories.
+            if mode & X_OK != 0 && pipe.permissions() & ANY_EXECUTE_BIT == 0 {
+                return Err(Errno::EACCES);
+            }
+            return Ok(());
+        }
         let how = Resolution {
             follow_last: flags & AT_SYMLINK_NOFOLLOW == 0,
-            empty_path_allowed: flags & AT_EMPTY_PATH != 0,
+            empty_path_allowed,
             creating: false,
         };
         let node = self.node(self.resolve_existing(context, table, directory_fd, path, how)?);

@@ -21,7 +21,7 @@ use super::Vfs;
 use super::context::FileSystemContext;
 use super::description::OpenFileDescription;
 use super::descriptors::DescriptorTable;
-use super::node::NodeKind;
+use super::node::{Contents, NodeKind};
 use super::path::{Lookup, Resolution, checked_path};
 
 /// `__O_TMPFILE`: the bit that, with `O_DIRECTORY`, makes `O_TMPFILE`.
@@ -223,12 +223,18 @@ impl Vfs {
     }
 
     /// The lookup `execve` makes: the bytes of the regular file `path` (relative to the
-    /// working directory), following symbolic links, borrowed from the tree.
+    /// working directory), following symbolic links. They are the archive's own bytes, which
+    /// live as long as the server (the loader keeps them to fill pages on first touch); a
+    /// writable file system will need shared ownership of file contents here instead.
     ///
     /// # Errors
     /// `ENAMETOOLONG`, `ENOENT`, `ENOTDIR`, `ELOOP` from the path; `EACCES` when it is not a
     /// regular file or has no execute bit (uid 0 may execute anything with some `x` bit).
-    pub fn executable(&self, context: &FileSystemContext, path: &[u8]) -> Result<&[u8], Errno> {
+    pub fn executable(
+        &self,
+        context: &FileSystemContext,
+        path: &[u8],
+    ) -> Result<&'static [u8], Errno> {
         let how = Resolution {
             follow_last: true,
             ..Resolution::default()
@@ -236,8 +242,8 @@ impl Vfs {
         let table = DescriptorTable::new();
         let node = self.node(self.resolve_existing(context, &table, AT_FDCWD, path, how)?);
         match &node.kind {
-            NodeKind::RegularFile(contents) if node.permissions & 0o111 != 0 => {
-                Ok(contents.bytes())
+            NodeKind::RegularFile(Contents::Archive(bytes)) if node.permissions & 0o111 != 0 => {
+                Ok(bytes)
             }
             _ => Err(Errno::EACCES),
         }

@@ -22,6 +22,7 @@ use linux_abi::file::AT_FDCWD;
 use super::context::FileSystemContext;
 use super::descriptors::DescriptorTable;
 use super::node::{NodeId, NodeKind};
+use super::pipe::PipeEnd;
 use super::{MAXIMUM_SYMBOLIC_LINKS, NAME_MAX, PATH_MAX, Vfs};
 
 /// Where a missing last component would be.
@@ -237,7 +238,8 @@ impl Vfs {
             .and_then(|directory| directory.entries.get(name).copied()))
     }
 
-    /// The node a `*at` call's directory argument names.
+    /// The node a `*at` call's directory argument names: `ENOTDIR` for a pipe, which is
+    /// not in the tree (callers that take an empty path ask [`Vfs::empty_path_pipe`] first).
     fn start_node(
         &self,
         context: &FileSystemContext,
@@ -247,10 +249,28 @@ impl Vfs {
         if directory_fd == AT_FDCWD {
             Ok(context.working_directory())
         } else {
-            table
-                .get(directory_fd)
-                .map(|description| description.node())
+            table.get(directory_fd)?.node().ok_or(Errno::ENOTDIR)
         }
+    }
+
+    /// The pipe a call names with an empty path and `AT_EMPTY_PATH` (`empty_path_allowed`):
+    /// `directory_fd` itself, when it is a pipe. Pipes have no node, so [`Vfs::resolve`]
+    /// cannot name them; the calls that take an empty path (`newfstatat`, `faccessat2`,
+    /// `readlinkat`, `linkat`, `fchownat`, `utimensat`) ask here first.
+    pub(crate) fn empty_path_pipe<'table>(
+        &self,
+        table: &'table DescriptorTable,
+        directory_fd: i32,
+        path: &[u8],
+        empty_path_allowed: bool,
+    ) -> Option<&'table PipeEnd> {
+        if !empty_path_allowed || directory_fd == AT_FDCWD {
+            return None;
+        }
+        if !checked_path(path, true).ok()?.is_empty() {
+            return None;
+        }
+        table.get(directory_fd).ok()?.pipe()
     }
 
     /// Walks `path` (not empty) from `start` (a directory; absolute paths restart at the

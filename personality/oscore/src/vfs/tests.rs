@@ -9,6 +9,7 @@ mod io;
 mod metadata;
 mod open;
 mod paths;
+mod pipes;
 mod tree;
 
 use std::boxed::Box;
@@ -149,7 +150,7 @@ impl Fixture {
         self.stat(path).expect("the path exists").inode
     }
 
-    /// `read(fd, buffer of length)`, expecting bytes rather than a terminal.
+    /// `read(fd, buffer of length)`, expecting bytes rather than a terminal or a pipe.
     fn read(&self, fd: i32, length: usize) -> Result<Vec<u8>, Errno> {
         let mut buffer = vec![0xee; length];
         match self.vfs.read(&self.table, fd, &mut buffer)? {
@@ -158,6 +159,7 @@ impl Fixture {
                 Ok(buffer)
             }
             IoOutcome::Terminal(device) => panic!("read was routed to {device:?}"),
+            IoOutcome::Pipe => panic!("read was routed to a pipe"),
         }
     }
 

@@ -156,6 +156,7 @@ fn request(file: &'static [u8]) -> ExecRequest<'static> {
             egid: 100,
         },
         limits: MemoryLimits::default(),
+        extra_auxiliary: &[],
     }
 }
 

@@ -279,35 +279,35 @@ fn utimensat_takes_a_path_or_a_descriptor_and_answers_erofs() {
     let file = fixture.open("/etc/passwd", O_RDONLY).unwrap();
     let (vfs, context, table) = (&fixture.vfs, &fixture.context, &fixture.table);
     assert_eq!(
-        vfs.utimensat(context, table, AT_FDCWD, Some(b"/etc/motd"), 0),
+        vfs.utimensat(context, table, AT_FDCWD, Some(b"/etc/motd"), None, 0),
         Err(Errno::EROFS)
     );
     assert_eq!(
-        vfs.utimensat(context, table, AT_FDCWD, Some(b"/nothing"), 0),
+        vfs.utimensat(context, table, AT_FDCWD, Some(b"/nothing"), None, 0),
         Err(Errno::ENOENT)
     );
     assert_eq!(
-        vfs.utimensat(context, table, file, None, 0),
+        vfs.utimensat(context, table, file, None, None, 0),
         Err(Errno::EROFS)
     );
     assert_eq!(
-        vfs.utimensat(context, table, 33, None, 0),
+        vfs.utimensat(context, table, 33, None, None, 0),
         Err(Errno::EBADF)
     );
     assert_eq!(
-        vfs.utimensat(context, table, AT_FDCWD, None, 0),
+        vfs.utimensat(context, table, AT_FDCWD, None, None, 0),
         Err(Errno::EFAULT)
     );
     assert_eq!(
-        vfs.utimensat(context, table, file, None, AT_SYMLINK_NOFOLLOW),
+        vfs.utimensat(context, table, file, None, None, AT_SYMLINK_NOFOLLOW),
         Err(Errno::EINVAL)
     );
     assert_eq!(
-        vfs.utimensat(context, table, AT_FDCWD, Some(b"/etc"), 0x4),
+        vfs.utimensat(context, table, AT_FDCWD, Some(b"/etc"), None, 0x4),
         Err(Errno::EINVAL)
     );
     assert_eq!(
-        vfs.utimensat(context, table, file, Some(b""), AT_EMPTY_PATH),
+        vfs.utimensat(context, table, file, Some(b""), None, AT_EMPTY_PATH),
         Err(Errno::EROFS)
     );
 }

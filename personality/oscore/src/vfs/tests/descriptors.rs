@@ -1,4 +1,5 @@
-//! Descriptor tables: numbering, `close`, `dup`, `dup3`, `fcntl`, `fork` and `exec`.
+//! Descriptor tables: numbering, `close`, `close_range`, `dup`, `dup3`, `fcntl`, `fork` and
+//! `exec`.
 
 use std::rc::Rc;
 
@@ -8,7 +9,9 @@ use linux_abi::file::{
     O_CLOEXEC, O_DIRECT, O_LARGEFILE, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, SEEK_CUR,
 };
 
-use super::super::{DEFAULT_DESCRIPTOR_LIMIT, DescriptorTable};
+use super::super::{
+    CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE, DEFAULT_DESCRIPTOR_LIMIT, DescriptorTable,
+};
 use super::Fixture;
 
 #[test]
@@ -272,4 +275,64 @@ fn the_limit_can_be_lowered_or_raised_up_to_nr_open() {
         "lowering the limit closes nothing"
     );
     assert_eq!(fixture.table.dup3(fd, 5, 0), Err(Errno::EBADF));
+}
+
+#[test]
+fn close_range_closes_or_marks_the_open_descriptors_of_a_range() {
+    let mut fixture = Fixture::new();
+    for _ in 0..6 {
+        fixture.open("/etc/motd", O_RDONLY).unwrap();
+    }
+    let closed = fixture.table.close_range(1, 2, 0).unwrap();
+    assert_eq!(closed.len(), 2);
+    assert!(fixture.table.get(0).is_ok() && fixture.table.get(3).is_ok());
+    assert_eq!(
+        fixture
+            .table
+            .close_range(4, u32::MAX, CLOSE_RANGE_CLOEXEC)
+            .map(|closed| closed.len()),
+        Ok(0)
+    );
+    assert_eq!(fixture.table.is_close_on_exec(4), Ok(true));
+    assert_eq!(fixture.table.is_close_on_exec(5), Ok(true));
+    assert_eq!(fixture.table.is_close_on_exec(3), Ok(false));
+    let closed = fixture
+        .table
+        .close_range(3, u32::MAX, CLOSE_RANGE_UNSHARE)
+        .unwrap();
+    assert_eq!(closed.len(), 3, "3, 4 and 5; nothing past the table");
+    assert_eq!(fixture.table.open_count(), 1);
+    assert_eq!(
+        fixture
+            .table
+            .close_range(0, 100, 0)
+            .map(|closed| closed.len()),
+        Ok(1)
+    );
+    assert_eq!(
+        fixture
+            .table
+            .close_range(10, 20, 0)
+            .map(|closed| closed.len()),
+        Ok(0)
+    );
+}
+
+#[test]
+fn close_range_refuses_unknown_flags_and_an_empty_range() {
+    let mut fixture = Fixture::new();
+    fixture.open("/etc/motd", O_RDONLY).unwrap();
+    assert_eq!(
+        fixture.table.close_range(0, 10, 1).unwrap_err(),
+        Errno::EINVAL
+    );
+    assert_eq!(
+        fixture.table.close_range(0, 10, 8).unwrap_err(),
+        Errno::EINVAL
+    );
+    assert_eq!(
+        fixture.table.close_range(5, 4, 0).unwrap_err(),
+        Errno::EINVAL
+    );
+    assert_eq!(fixture.table.open_count(), 1, "nothing was closed");
 }
