@@ -187,6 +187,13 @@ pub mod layout {
     /// Where a forked child starts: the trampoline's fork code, which restores the registers
     /// the parent saved in the [`save_area`](super::save_area) (x0 = 0) and continues there.
     pub const TRAMPOLINE_FORK_CHILD: u64 = TRAMPOLINE_CODE + 0x100;
+    /// Where a process of path (c) continues when it calls `clone`: the server wrote its
+    /// frame (from the exception message) into the [`save_area`](super::save_area) and
+    /// answered the exception by moving its PC here, every other register as at the `svc`.
+    /// The code adds what an exception message cannot carry (FP/SIMD registers, FPSR, FPCR,
+    /// TPIDR_EL0) to the save area and forwards the call like the trampoline; the answer
+    /// resumes the frame. So a path-(c) child starts with its parent's whole state too.
+    pub const TRAMPOLINE_EXCEPTION_FORK: u64 = TRAMPOLINE_CODE + 0xF00;
     /// The first address the server reserves in every client (to 2^47).
     pub const RESERVED_START: u64 = UTCB_AREA;
     /// One past the last user address the server hands out (2^47).
@@ -199,6 +206,7 @@ pub mod layout {
     const _: () = assert!(UTCB_AREA.is_multiple_of(1 << UTCB_AREA_SIZE_LOG2));
     const _: () = assert!(TRAMPOLINE_CODE >= UTCB_AREA + (1 << UTCB_AREA_SIZE_LOG2));
     const _: () = assert!(TRAMPOLINE_FORK_CHILD < TRAMPOLINE_CODE + TRAMPOLINE_CODE_SIZE);
+    const _: () = assert!(TRAMPOLINE_EXCEPTION_FORK < TRAMPOLINE_CODE + TRAMPOLINE_CODE_SIZE);
     const _: () = assert!(TRAMPOLINE_CODE + TRAMPOLINE_CODE_SIZE <= USER_END);
     const _: () = assert!(SAVE_AREA + 4096 <= RESERVED_START);
 }
@@ -222,8 +230,12 @@ pub mod save_area {
     /// copy it from their UTCB; the server writes 0 for a path (c) parent). So a child keeps
     /// its parent's system-call path, whichever code made the fork.
     pub const TRAMPOLINE_ENTRY: u64 = FPCR + 8;
+    /// Offset of the parent's TPIDR_EL0, the C library's thread pointer, which the child's
+    /// fork code restores: Linux's fork keeps it, and no kernel call sets it for another
+    /// thread. (The exception message of path (c) does not carry it: the server writes 0.)
+    pub const THREAD_POINTER: u64 = TRAMPOLINE_ENTRY + 8;
     /// Bytes used.
-    pub const SIZE: u64 = TRAMPOLINE_ENTRY + 8;
+    pub const SIZE: u64 = THREAD_POINTER + 8;
     const _: () = assert!(FRAME + 8 * FRAME_WORDS as u64 <= FP);
     // Q registers move in 16-byte `ldp`/`stp` pairs: keep them 16-byte aligned.
     const _: () = assert!(FP.is_multiple_of(16));
@@ -240,10 +252,11 @@ pub mod boot {
     /// (read-only), MR2 = its size in bytes, MR3 = the console driver's thread ID (nil: no
     /// console), MR4 = the default system-call path
     /// ([`SystemCallPath::auxiliary_value`](super::SystemCallPath::auxiliary_value)),
-    /// MR5 = a seed for `getrandom` (not a secret: the machine has no entropy source we trust).
+    /// MR5 = a seed for `getrandom` (not a secret: the machine has no entropy source we trust),
+    /// MR6 = the bytes of RAM sigma0 hands out (what the server's frames can at most be).
     pub const SERVER_CONFIGURATION_LABEL: u16 = 0x5C10;
     /// Words of the server's configuration.
-    pub const SERVER_CONFIGURATION_WORDS: usize = 5;
+    pub const SERVER_CONFIGURATION_WORDS: usize = 6;
     /// The server asks the root task to turn the machine off (init exited, or `poweroff`).
     pub const POWER_OFF_LABEL: u16 = 0x5C11;
     /// Where the root task maps the initrd into the server: read-only, at the same offsets.
@@ -308,14 +321,13 @@ mod tests {
     }
 
     #[test]
-    fn the_save_area_holds_the_frame_then_the_fp_registers_then_the_trampoline_entry() {
+    fn the_save_area_holds_frame_fp_registers_trampoline_entry_and_thread_pointer() {
         use save_area::*;
         assert_eq!(FRAME, 0);
-        assert!(FRAME + 8 * FRAME_WORDS as u64 <= FP);
         assert_eq!(FPSR, FP + 32 * 16);
         assert_eq!(FPCR, FPSR + 8);
         assert_eq!(TRAMPOLINE_ENTRY, FPCR + 8);
-        assert_eq!(SIZE, TRAMPOLINE_ENTRY + 8);
-        assert!(SIZE <= 4096);
+        assert_eq!(THREAD_POINTER, TRAMPOLINE_ENTRY + 8);
+        assert_eq!(SIZE, THREAD_POINTER + 8);
     }
 }
