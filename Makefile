@@ -14,6 +14,12 @@ KERNEL_TARGET := aarch64-unknown-none-softfloat
 # Our own EL0 programs need no FP/SIMD (the kernel switches it lazily for programs that do).
 USER_TARGET   := aarch64-unknown-none-softfloat
 KERNEL_ELF    := target/$(KERNEL_TARGET)/release/kernel
+# The project's own static Linux test programs (tests/linux-programs), in the test image's
+# /tests: musl, linked by rust-lld (no C cross toolchain needed).
+LINUX_TARGET  := aarch64-unknown-linux-musl
+LINUX_PROGRAMS := files descriptors processes memory time misc console client_library
+LINUX_PROGRAMS_ENVIRONMENT := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C panic=abort"
 IMAGES        := target/images
 # busybox-static for arm64, fetched once by scripts/fetch-busybox.sh and never committed.
 DOWNLOADS     := target/downloads
@@ -56,15 +62,20 @@ images: setup
 	$(CARGO) build --release -p kernel --target $(KERNEL_TARGET)
 	cp $(KERNEL_ELF) $(IMAGES)/kernel.elf
 	target/release/mkimage kernel-image $(IMAGES)/kernel.elf $(IMAGES)/kernel.bin
-	$(CARGO) build --release -p sigma0 -p roottask -p console --target $(USER_TARGET)
+	$(CARGO) build --release -p sigma0 -p roottask -p console -p server --target $(USER_TARGET)
 	rm -rf $(IMAGES)/initrd-root
 	target/release/mkimage stage $(IMAGES)/initrd-root --tree images/initrd \
-	    $(call programs,sigma0 roottask console) $(ROOT_FILESYSTEM)
+	    $(call programs,sigma0 roottask console server) $(ROOT_FILESYSTEM)
 	target/release/mkimage initrd $(IMAGES)/initrd-root $(IMAGES)/initrd.cpio
 	$(CARGO) build --release -p ktest-programs --target $(USER_TARGET)
+	$(LINUX_PROGRAMS_ENVIRONMENT) $(CARGO) build --release -p linux-programs --target $(LINUX_TARGET)
+	rm -rf $(IMAGES)/linux-tests && mkdir -p $(IMAGES)/linux-tests/tests
+	cp $(foreach program,$(LINUX_PROGRAMS),target/$(LINUX_TARGET)/release/$(program)) \
+	    $(IMAGES)/linux-tests/tests/
 	rm -rf $(IMAGES)/test-initrd
 	target/release/mkimage stage $(IMAGES)/test-initrd --tree images/initrd \
-	    $(call programs,sigma0 roottask console hello ping pong fuzz) $(ROOT_FILESYSTEM)
+	    $(call programs,sigma0 roottask console server hello ping pong fuzz) \
+	    --tree $(IMAGES)/linux-tests $(ROOT_FILESYSTEM)
 	target/release/mkimage initrd $(IMAGES)/test-initrd $(IMAGES)/test-initrd.cpio
 	$(CARGO) build --release -p bench-programs --target $(USER_TARGET)
 	rm -rf $(IMAGES)/bench-initrd
@@ -89,16 +100,21 @@ bench: images
 	$(CARGO) build --release -p harness --bin bench
 	target/release/bench $(if $(ITERATIONS),--iterations $(ITERATIONS))
 
-# Host unit tests of every pure crate, then the QEMU boot tests (tests/harness/tests).
+# Host unit tests of every pure crate, the QEMU boot tests (tests/harness/tests), then the
+# trampoline's and the client library's aarch64 code under Linux user-mode emulation
+# (qemu-aarch64, which scripts/fetch-busybox.sh installs).
 test: build
 	$(CARGO) test --workspace --exclude kernel
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUNNER=qemu-aarch64 \
+	    $(CARGO) test -p trampoline -p client --target $(LINUX_TARGET)
 
 check: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --exclude kernel --all-targets -- -D warnings
 	$(CARGO) clippy -p kernel --target $(KERNEL_TARGET) --features ktest -- -D warnings
 	$(CARGO) clippy -p libl4 -p rt -p ktest-programs -p bench-programs -p sigma0 -p roottask \
-	    -p console --target $(USER_TARGET) -- -D warnings
+	    -p console -p server -p trampoline -p client --target $(USER_TARGET) -- -D warnings
 
 clean:
 	$(CARGO) clean

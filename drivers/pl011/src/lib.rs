@@ -112,16 +112,20 @@ impl<'registers> Pl011<'registers> {
         Self { registers }
     }
 
-    /// Enable the UART for 8-bit characters with FIFOs, transmitter and receiver on, and every
-    /// interrupt masked. The baud rate divisors are left as firmware (or QEMU) set them: the
-    /// reference clock is not something this driver guesses.
+    /// Enable the UART for 8-bit characters, transmitter and receiver on, and every interrupt
+    /// masked. The baud rate divisors are left as firmware (or QEMU) set them: the reference
+    /// clock is not something this driver guesses. So is the FIFO enable: changing LCR_H.FEN
+    /// flushes the receive FIFO (PL011 TRM; QEMU does the same), which would lose what was
+    /// typed (or piped in) before the kernel started; with the FIFO off the receive holding
+    /// register keeps the first byte and the line holds the rest back.
     pub fn enable(&self) {
+        let fifo = self.registers.LCR_H.read(LCR_H::FEN);
         self.registers.CR.set(0);
         self.registers.IMSC.set(0);
         self.registers.ICR.set(0x7ff);
         self.registers
             .LCR_H
-            .write(LCR_H::WLEN::EightBit + LCR_H::FEN::SET);
+            .write(LCR_H::WLEN::EightBit + LCR_H::FEN.val(fifo));
         self.registers
             .CR
             .write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
@@ -188,12 +192,19 @@ mod tests {
     }
 
     #[test]
-    fn enabling_sets_eight_bit_words_fifos_and_both_directions() {
+    fn enabling_sets_eight_bit_words_and_both_directions_and_keeps_the_fifo_setting() {
         let registers = block();
         Pl011::new(&registers).enable();
-        assert_eq!(registers.LCR_H.get(), 0b111 << 4);
+        assert_eq!(
+            registers.LCR_H.get(),
+            0b11 << 5,
+            "FIFO stays off (nothing flushed)"
+        );
         assert_eq!(registers.CR.get(), (1 << 9) | (1 << 8) | 1);
         assert_eq!(registers.IMSC.get(), 0);
+        registers.LCR_H.set(1 << 4);
+        Pl011::new(&registers).enable();
+        assert_eq!(registers.LCR_H.get(), 0b111 << 4, "FIFO stays on");
     }
 
     #[test]

@@ -105,16 +105,20 @@ impl Children {
         Ok(id)
     }
 
-    /// The child with thread 0 `id`.
-    pub fn find(&self, id: ThreadId) -> Option<&Child> {
-        self.list.iter().find(|child| child.id == id)
+    /// The child `thread` belongs to (any thread of its task).
+    pub fn find(&self, thread: ThreadId) -> Option<&Child> {
+        self.list.iter().find(|child| child.id.same_task(thread))
     }
 
-    /// The answer to `child`'s page fault at `address`: a map item of a page of the root
-    /// task's, or `None` if the address lies in nothing the child has.
-    pub fn resolve(&mut self, child: ThreadId, address: u64) -> Option<(MessageTag, [u64; 2])> {
+    /// The answer to the page fault of `thread` (a thread of a child) at `address`: a map
+    /// item of a page of the root task's, or `None` if the address lies in nothing the child
+    /// has.
+    pub fn resolve(&mut self, thread: ThreadId, address: u64) -> Option<(MessageTag, [u64; 2])> {
         let target = address & !(PAGE_SIZE - 1);
-        let child = self.list.iter().find(|candidate| candidate.id == child)?;
+        let child = self
+            .list
+            .iter()
+            .find(|candidate| candidate.id.same_task(thread))?;
         let initrd_size = self.initrd.len() as u64;
         let (page, rights) = if let Some(offset) =
             initrd_offset(child.regions, target).filter(|&offset| offset < initrd_size)
@@ -165,7 +169,9 @@ fn fill_page(child: &Child, target: u64, page: u64) -> Option<Rights> {
     let bytes = unsafe { core::slice::from_raw_parts_mut(page as *mut u8, PAGE_SIZE as usize) };
     bytes.fill(0);
     let Some(segment) = segment else {
-        return Some(Rights::READ_WRITE);
+        // All rights, as sigma0 gives: a child that pages others (the OS server) may map code
+        // it wrote executable. Its own hardware mapping stays W^X (read-write).
+        return Some(Rights::ALL);
     };
     let start = target.max(segment.virtual_address);
     let end = (target + PAGE_SIZE).min(segment.virtual_address + segment.file_bytes.len() as u64);

@@ -273,7 +273,7 @@ fn server_configuration(plan: Plan) -> Option<IpcArguments> {
             plan.driver.unwrap_or(ThreadId::NIL).raw(),
             path.auxiliary_value(),
             random_seed(),
-            0,
+            conventional_memory(),
             0,
         ],
     ))
@@ -290,6 +290,23 @@ fn default_system_call_path() -> SystemCallPath {
     })
     .flatten()
     .unwrap_or(SystemCallPath::Trampoline)
+}
+
+/// The bytes of RAM sigma0 hands out (the kernel interface page's conventional memory).
+fn conventional_memory() -> u64 {
+    let Some(address) = rt::kernel_interface_page_address() else {
+        return 0;
+    };
+    // SAFETY: the kernel maps the page read-only at `address` for the task's lifetime; every
+    // bit pattern is a valid KernelInterfacePage (plain integers).
+    let kip = unsafe { &*(address as *const abi::kernel_interface_page::KernelInterfacePage) };
+    kip.memory_descriptors()
+        .iter()
+        .filter(|descriptor| {
+            descriptor.kind() == Some(abi::kernel_interface_page::MemoryKind::Conventional)
+        })
+        .map(|descriptor| descriptor.size)
+        .sum()
 }
 
 /// A seed for the server's `getrandom`: the virtual counter at this moment. Not a secret.
