@@ -29,5 +29,6 @@ pub use images::{
 };
 pub use machine::{Console, GicVersion, Machine, QEMU_PROGRAM};
 pub use runner::{
-    HarnessError, Run, Until, run, run_command, run_command_with_input, run_with_input,
+    HarnessError, Run, Step, Until, run, run_command, run_command_with_input, run_dialogue,
+    run_with_input,
 };

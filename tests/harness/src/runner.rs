@@ -139,6 +139,45 @@ pub fn run_with_input(
     )
 }
 
+/// One step of a [`run_dialogue`]: once the serial log shows `after` (searched from where
+/// the previous step's text was found; `None`: at once), type `send`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// What to wait for, or nothing.
+    pub after: Option<String>,
+    /// What to type then.
+    pub send: Vec<u8>,
+}
+
+impl Step {
+    /// Type `send` once `after` has been printed.
+    pub fn after(after: &str, send: &str) -> Self {
+        Self {
+            after: Some(after.into()),
+            send: send.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// Boots `machine` as [`run`] does and types each step's bytes once its text has appeared,
+/// as a person at the console would: for input that must arrive while a program is already
+/// reading (typed ahead, it would reach whatever read first). Stdin closes after the last
+/// step.
+pub fn run_dialogue(
+    machine: &Machine,
+    steps: &[Step],
+    until: Until,
+    timeout: Duration,
+) -> Result<Run, HarnessError> {
+    machine.check_images()?;
+    run_steps(
+        machine.captured_command(),
+        Some(steps.to_vec()),
+        until,
+        timeout,
+    )
+}
+
 /// Runs any `command` the way [`run`] runs QEMU: stdin empty, stdout as the serial log,
 /// stderr kept apart; waits `until`, at most `timeout`; always reaps the process.
 pub fn run_command(command: Command, until: Until, timeout: Duration) -> Result<Run, HarnessError> {
@@ -148,8 +187,18 @@ pub fn run_command(command: Command, until: Until, timeout: Duration) -> Result<
 /// [`run_command`] with `input` written to the process's stdin (then closed), or stdin
 /// empty.
 pub fn run_command_with_input(
-    mut command: Command,
+    command: Command,
     input: Option<Vec<u8>>,
+    until: Until,
+    timeout: Duration,
+) -> Result<Run, HarnessError> {
+    let steps = input.map(|send| vec![Step { after: None, send }]);
+    run_steps(command, steps, until, timeout)
+}
+
+fn run_steps(
+    mut command: Command,
+    input: Option<Vec<Step>>,
     until: Until,
     timeout: Duration,
 ) -> Result<Run, HarnessError> {
@@ -171,13 +220,43 @@ pub fn run_command_with_input(
     let mut child = ChildGuard::new(child);
     let process_id = child.child.id();
 
-    if let (Some(mut stdin), Some(input)) = (child.child.stdin.take(), input) {
-        // A writer thread: a guest that reads slowly must not block the harness's wait.
+    // Steps are handed to a writer thread as they become due (a guest that reads slowly must
+    // not block the harness's wait); dropping the sender closes stdin after the last.
+    let mut steps = input.unwrap_or_default().into_iter().peekable();
+    let mut searched_from = 0;
+    let mut typist = child.child.stdin.take().map(|mut stdin| {
+        let (typed, to_type) = mpsc::channel::<Vec<u8>>();
         thread::spawn(move || {
             use std::io::Write;
-            let _ = stdin.write_all(&input);
+            for bytes in to_type {
+                if stdin
+                    .write_all(&bytes)
+                    .and_then(|()| stdin.flush())
+                    .is_err()
+                {
+                    break;
+                }
+            }
         });
-    }
+        typed
+    });
+    let mut type_due_steps = |log: &str, typist: &mut Option<Sender<Vec<u8>>>| {
+        while let Some(step) = steps.peek() {
+            match &step.after {
+                None => {}
+                Some(text) => match log.get(searched_from..).and_then(|rest| rest.find(text)) {
+                    Some(at) => searched_from += at + text.len(),
+                    None => return,
+                },
+            }
+            if let (Some(step), Some(sender)) = (steps.next(), typist.as_ref()) {
+                let _ = sender.send(step.send);
+            }
+        }
+        // Everything typed: close stdin.
+        typist.take();
+    };
+    type_due_steps("", &mut typist);
     let (sender, receiver) = mpsc::channel();
     if let Some(stdout) = child.child.stdout.take() {
         forward(stdout, Stream::Serial, sender.clone());
@@ -203,6 +282,9 @@ pub fn run_command_with_input(
                 bytes,
             }) => {
                 serial.push(&bytes);
+                if typist.is_some() {
+                    type_due_steps(&serial.text(), &mut typist);
+                }
                 if let Until::Line(text) = &until
                     && serial.has_complete_line_containing(text)
                 {
@@ -401,6 +483,11 @@ impl Log {
         complete
             .split(|&byte| byte == b'\n')
             .any(|line| text.is_empty() || line.windows(text.len()).any(|window| window == text))
+    }
+
+    /// What was printed so far, as text (lossy, `\r` kept).
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
     }
 
     fn into_string(mut self) -> String {

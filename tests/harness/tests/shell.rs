@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use harness::{Machine, Run, Until, image_path, run_with_input};
+use harness::{Machine, Run, Step, Until, image_path, run_dialogue, run_with_input};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -156,4 +156,53 @@ fn the_linux_test_programs_pass_with_exception_ipc_as_the_boot_default() {
         &machine().with_bootargs("personality.syscall_path=exception"),
         "",
     );
+}
+
+#[test]
+fn the_normal_image_boots_to_the_shell_and_piped_input_ends_the_run() {
+    // What `printf 'echo hi\npoweroff\n' | make run` does.
+    let machine = Machine::new(image_path("kernel.bin")).with_initrd(image_path("initrd.cpio"));
+    let run = type_into(&machine, "echo hi-$((40+2))\npoweroff\n");
+    run.assert_exited_cleanly();
+    run.assert_contains("BusyBox v1.");
+    assert_line(&run, "hi-42");
+}
+
+#[test]
+fn a_program_reading_in_canonical_mode_gets_edited_lines_and_end_of_file() {
+    // cat reads the console in canonical mode: the tty echoes, erases with DEL (0x7f), kills
+    // the line with ^U, ends a line with newline and the input with ^D. The lines are typed
+    // once cat reads (typed ahead, the shell's raw-mode line editor would take them as they
+    // are, as on Linux).
+    let steps = [
+        Step {
+            after: None,
+            send: b"echo ready-$((1+1)); cat\n".to_vec(),
+        },
+        Step::after("ready-2", "help\x7fp-me\n"),
+        Step::after("help-me", "wrong\x15right\n"),
+        Step::after("right", "\x04"),
+        Step::after("~ # ", "echo cat-ended-$?\npoweroff\n"),
+    ];
+    let run = run_dialogue(&machine(), &steps, Until::Exit, TIMEOUT).expect("QEMU starts");
+    run.assert_not_contains("KERNEL FAULT");
+    run.assert_exited_cleanly();
+    // The tty's echo shows the editing (ECHOE: backspace, space, backspace per erased
+    // character); cat copies the edited lines.
+    run.assert_contains("help\u{8} \u{8}p-me");
+    run.assert_contains("wrong\u{8} \u{8}\u{8} \u{8}\u{8} \u{8}\u{8} \u{8}\u{8} \u{8}right");
+    assert_line(&run, "help-me");
+    assert_line(&run, "right");
+    assert_line(&run, "cat-ended-0");
+}
+
+#[test]
+fn a_client_that_spins_neither_hangs_the_server_nor_the_shell() {
+    let run = type_into(
+        &machine(),
+        "sh -c 'while :; do :; done' &\necho still-$((1+1))\n/tests/time\npoweroff\n",
+    );
+    run.assert_exited_cleanly();
+    assert_line(&run, "still-2");
+    run.assert_line_matching(|line| line.starts_with("PASS time ("));
 }
