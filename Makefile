@@ -15,7 +15,8 @@ KERNEL_TARGET := aarch64-unknown-none-softfloat
 USER_TARGET   := aarch64-unknown-none-softfloat
 KERNEL_ELF    := target/$(KERNEL_TARGET)/release/kernel
 # The project's own static Linux test programs (tests/linux-programs), in the test image's
-# /tests: musl, linked by rust-lld (no C cross toolchain needed).
+# /tests (system calls by svc #0) and /tests/direct (by the client library): musl, linked by
+# rust-lld (no C cross toolchain needed).
 LINUX_TARGET  := aarch64-unknown-linux-musl
 LINUX_PROGRAMS := files descriptors processes memory time misc console client_library
 LINUX_PROGRAMS_ENVIRONMENT := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
@@ -69,9 +70,13 @@ images: setup
 	target/release/mkimage initrd $(IMAGES)/initrd-root $(IMAGES)/initrd.cpio
 	$(CARGO) build --release -p ktest-programs --target $(USER_TARGET)
 	$(LINUX_PROGRAMS_ENVIRONMENT) $(CARGO) build --release -p linux-programs --target $(LINUX_TARGET)
-	rm -rf $(IMAGES)/linux-tests && mkdir -p $(IMAGES)/linux-tests/tests
+	rm -rf $(IMAGES)/linux-tests && mkdir -p $(IMAGES)/linux-tests/tests/direct
 	cp $(foreach program,$(LINUX_PROGRAMS),target/$(LINUX_TARGET)/release/$(program)) \
 	    $(IMAGES)/linux-tests/tests/
+	$(LINUX_PROGRAMS_ENVIRONMENT) $(CARGO) build --release -p linux-programs --target $(LINUX_TARGET) \
+	    --features direct
+	cp $(foreach program,$(LINUX_PROGRAMS),target/$(LINUX_TARGET)/release/$(program)) \
+	    $(IMAGES)/linux-tests/tests/direct/
 	rm -rf $(IMAGES)/test-initrd
 	target/release/mkimage stage $(IMAGES)/test-initrd --tree images/initrd \
 	    $(call programs,sigma0 roottask console server hello ping pong fuzz) \

@@ -6,14 +6,15 @@ use linux_abi::syscall::Syscall;
 
 use crate::outcome::{Outcome, SERVER_UNREACHABLE_RESULT, outcome, result};
 use crate::raw::{self, Reply};
-use crate::{breakpoint, is_forking};
+use crate::{breakpoint, is_exec, is_forking};
 
 /// Makes the Linux system call `number` with `arguments` (x0..x5 of a `svc #0`) by calling
 /// the OS server directly, and returns what Linux would leave in x0: the result, or
 /// `-errno`.
 ///
-/// - `execve` that succeeds does not return: the new program starts (at the trampoline's
-///   start with the stack the server built).
+/// - `execve` (and `execveat`) go by `svc #0` instead: on success the old program, this
+///   library with it, is gone, so the answer must arrive in the trampoline page, which every
+///   program keeps. It does not return: the new program starts.
 /// - `exit` and `exit_group` do not return: the server deletes the task.
 /// - `clone` and `clone3` save this thread's state first, so the child returns from this
 ///   function with 0 (see the crate documentation for what it may do).
@@ -52,6 +53,10 @@ pub unsafe fn system_call(number: u64, arguments: [u64; 6]) -> i64 {
             unsafe { raw::call(server, number, arguments) }
         }
     };
+    if is_exec(number) {
+        // SAFETY: as above.
+        return unsafe { raw::trap(number, arguments) } as i64;
+    }
     let mut reply = send();
     loop {
         match outcome(reply.tag, reply.word) {

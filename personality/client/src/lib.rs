@@ -72,9 +72,29 @@ pub fn is_forking(number: u64) -> bool {
         .any(|call| u64::from(call.number()) == number)
 }
 
+/// The Linux system calls that replace the program: made by `svc #0` (see
+/// [`system_call`]).
+pub const EXEC_CALLS: [Syscall; 2] = [Syscall::Execve, Syscall::Execveat];
+
+/// Whether system call `number` is one of the [`EXEC_CALLS`].
+pub fn is_exec(number: u64) -> bool {
+    EXEC_CALLS
+        .iter()
+        .any(|call| u64::from(call.number()) == number)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn execve_and_execveat_go_by_trap_and_nothing_else_does() {
+        assert!(is_exec(221));
+        assert!(is_exec(281));
+        for number in [0, 93, 220, 435, u64::from(u32::MAX) + 221] {
+            assert!(!is_exec(number), "{number}");
+        }
+    }
 
     #[test]
     fn clone_and_clone3_fork_and_nothing_else_does() {

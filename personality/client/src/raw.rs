@@ -70,6 +70,35 @@ pub(crate) unsafe fn server() -> ThreadId {
     ThreadId::from_raw(unsafe { utcb_word(Utcb::OFFSET_PAGER) })
 }
 
+/// The system call by `svc #0`, as an unmodified program makes it (reflected to the
+/// trampoline, or sent as an exception message): for `execve`, whose answer must land in
+/// code that survives the exec (the trampoline page), not in this library, which the exec
+/// unmaps with the rest of the old program.
+///
+/// # Safety
+///
+/// As for [`system_call`](crate::system_call).
+pub(crate) unsafe fn trap(number: u64, arguments: [u64; 6]) -> u64 {
+    let [first, second, third, fourth, fifth, sixth] = arguments;
+    let result: u64;
+    // SAFETY: `svc #0` is a Linux system call; the kernel and the server preserve every
+    // register but x0; what the call does is the caller's obligation.
+    unsafe {
+        core::arch::asm!(
+            "svc #0",
+            inlateout("x0") first => result,
+            in("x1") second,
+            in("x2") third,
+            in("x3") fourth,
+            in("x4") fifth,
+            in("x5") sixth,
+            in("x8") number,
+            options(nostack),
+        )
+    };
+    result
+}
+
 /// Sends the system call to `server` and waits for its answer.
 ///
 /// # Safety

@@ -123,12 +123,12 @@ const PROGRAMS: [&str; 8] = [
     "client_library",
 ];
 
-/// Run every test program from the shell, each with `prefix` before it (an environment
-/// setting), and check that each passed.
-fn run_the_suite(machine: &Machine, prefix: &str) {
+/// Run every test program of `directory` from the shell, each with `prefix` before it (an
+/// environment setting), and check that each passed.
+fn run_the_suite_in(machine: &Machine, prefix: &str, directory: &str) {
     let mut input = String::new();
     for program in PROGRAMS {
-        input.push_str(&format!("{prefix}/tests/{program}\n"));
+        input.push_str(&format!("{prefix}{directory}/{program}\n"));
     }
     input.push_str("poweroff\n");
     let run = type_into(machine, &input);
@@ -137,6 +137,17 @@ fn run_the_suite(machine: &Machine, prefix: &str) {
         run.assert_line_matching(|line| line.starts_with(&format!("PASS {program} (")));
     }
     run.assert_not_contains("not ok:");
+}
+
+/// The suite whose checks make their calls by `svc #0`.
+fn run_the_suite(machine: &Machine, prefix: &str) {
+    run_the_suite_in(machine, prefix, "/tests");
+}
+
+#[test]
+fn the_linux_test_programs_pass_through_the_client_library() {
+    // The same programs built with the client library: every check's call is a direct ipc.
+    run_the_suite_in(&machine(), "", "/tests/direct");
 }
 
 #[test]

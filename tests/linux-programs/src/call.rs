@@ -95,12 +95,20 @@ impl Out<'_, [u8]> {
 }
 
 /// `svc #0` with `number` and six arguments, through musl's `syscall`; the raw result.
+/// Built with the `direct` feature, the call goes to the OS server through its client
+/// library instead (path b: a direct ipc, no `svc #0`), so the same checks test that path.
 ///
 /// # Safety
 ///
 /// The call must not touch memory other than what the caller lends it, nor change the
 /// program's memory map or threads in a way Rust cannot see.
 pub unsafe fn raw(number: c_long, arguments: [u64; 6]) -> i64 {
+    #[cfg(all(feature = "direct", target_arch = "aarch64"))]
+    {
+        // SAFETY: passed on to the caller; the client library sends the same call.
+        return unsafe { client::system_call(number as u64, arguments) };
+    }
+    #[allow(unreachable_code, reason = "the direct build returned above")]
     let [first, second, third, fourth, fifth, sixth] = arguments;
     // SAFETY: passed on to the caller.
     let result = unsafe { libc::syscall(number, first, second, third, fourth, fifth, sixth) };
