@@ -1,16 +1,10 @@
-//! Links the programs with rt's layout (text at 0x40_0000, one page-aligned segment each for
-//! text, rodata and data) when building for the bare-metal target. The programs are built
-//! for aarch64-unknown-none-softfloat: EL0 FP/SIMD stays trapped until the kernel switches
-//! FP state lazily, so they must not touch it.
+//! Links the programs with rt's layout when building for the bare-metal target
+//! (kernel/rt/link_with_rt_layout.rs). The kernel switches FP/SIMD state lazily, but these
+//! programs are built for aarch64-unknown-none-softfloat (the ktest ones reach FP/SIMD only
+//! through asm, to test the switching).
+
+include!("../../kernel/rt/link_with_rt_layout.rs");
 
 fn main() {
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let target = std::env::var("TARGET").unwrap_or_default();
-    let script = format!("{manifest}/../../kernel/rt/link.ld");
-    if target.starts_with("aarch64") && target.contains("-none") {
-        println!("cargo:rustc-link-arg-bins=-T{script}");
-        // 4 KiB file alignment instead of lld's 64 KiB: a small initrd.
-        println!("cargo:rustc-link-arg-bins=-zmax-page-size=4096");
-    }
-    println!("cargo:rerun-if-changed={script}");
+    link_with_rt_layout();
 }
