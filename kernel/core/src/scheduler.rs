@@ -73,6 +73,8 @@ pub enum TickOutcome {
 struct ThreadEntry {
     parameters: SchedulingParameters,
     remaining_ticks: u32,
+    /// Ticks charged to the thread since it was registered.
+    consumed_ticks: u64,
     /// Whether the thread is in the ready queue of `parameters.priority`.
     queued: bool,
 }
@@ -123,6 +125,7 @@ impl<T: Copy + Ord + Debug> Scheduler<T> {
                     time_slice_ticks,
                 },
                 remaining_ticks: time_slice_ticks,
+                consumed_ticks: 0,
                 queued: false,
             },
         );
@@ -195,6 +198,7 @@ impl<T: Copy + Ord + Debug> Scheduler<T> {
         let Some(entry) = self.threads.get_mut(&current) else {
             return TickOutcome::UnknownThread;
         };
+        entry.consumed_ticks = entry.consumed_ticks.saturating_add(1);
         entry.remaining_ticks = entry.remaining_ticks.saturating_sub(1);
         if entry.remaining_ticks == 0 {
             entry.remaining_ticks = entry.parameters.time_slice_ticks;
@@ -298,6 +302,12 @@ impl<T: Copy + Ord + Debug> Scheduler<T> {
     /// `thread`'s priority and slice length, `None` if it is not registered.
     pub fn parameters(&self, thread: T) -> Option<SchedulingParameters> {
         self.threads.get(&thread).map(|entry| entry.parameters)
+    }
+
+    /// Ticks charged to `thread` since it was registered (its consumed time, in ticks),
+    /// `None` if it is not registered.
+    pub fn consumed_ticks(&self, thread: T) -> Option<u64> {
+        self.threads.get(&thread).map(|entry| entry.consumed_ticks)
     }
 
     /// Ticks left in `thread`'s current slice (`thread_schedule` reports it), `None` if it is
@@ -408,6 +418,23 @@ mod tests {
             }
             _ => Some(current),
         }
+    }
+
+    #[test]
+    fn every_tick_is_charged_to_the_running_thread_as_consumed_time() {
+        let mut scheduler = ready_scheduler(&[(1, 10, 3), (2, 10, 3)]);
+        let mut running = scheduler.choose(None);
+        for _ in 0..7 {
+            running = timer_tick(&mut scheduler, running.unwrap());
+        }
+        let (first, second) = (scheduler.consumed_ticks(1), scheduler.consumed_ticks(2));
+        assert_eq!(first.unwrap() + second.unwrap(), 7);
+        assert_eq!(
+            (first, second),
+            (Some(4), Some(3)),
+            "round robin in slices of 3"
+        );
+        assert_eq!(scheduler.consumed_ticks(3), None);
     }
 
     #[test]

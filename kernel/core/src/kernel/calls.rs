@@ -623,11 +623,12 @@ impl<M: Machine> Kernel<M> {
         let old_slice =
             u32::try_from(u64::from(old.time_slice_ticks) * 1_000_000 / self.ticks_per_second)
                 .unwrap_or(u32::MAX);
+        let consumed_ticks = self.scheduler.consumed_ticks(target).unwrap_or(0);
         let results = ThreadScheduleReturnValues {
             priority: old.priority,
             time_slice_microseconds: old_slice,
             processor: 0,
-            consumed_microseconds: 0,
+            consumed_microseconds: consumed_ticks.saturating_mul(1_000_000) / self.ticks_per_second,
             status,
         };
         self.set_results(caller, results.encode());

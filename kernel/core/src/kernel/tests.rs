@@ -1417,3 +1417,30 @@ fn sigma0_maps_on_memory_it_never_touched_and_nothing_it_may_not_have() {
         }
     }
 }
+
+#[test]
+fn thread_schedule_reports_the_time_a_thread_consumed() {
+    use abi::call::thread_schedule::{ThreadScheduleArguments, ThreadScheduleReturnValues};
+    let (mut kernel, _sigma0, root) = boot();
+    // A thread whose scheduler is the root task, which runs for five ticks.
+    kernel.create_task(10, ROOT, UTCB_AREA).unwrap();
+    let worker = kernel
+        .create_thread(10, 0, ThreadId::NIL, ThreadId::NIL, id(&kernel, root))
+        .unwrap();
+    let slot = kernel.lookup(worker).unwrap();
+    kernel.start_thread(slot, 0x1000, 0x2000);
+    run(&mut kernel, slot);
+    for _ in 0..5 {
+        kernel.timer_tick();
+        run(&mut kernel, slot);
+    }
+    run(&mut kernel, root);
+    let registers = ThreadScheduleArguments::read(worker).encode();
+    kernel.thread_mut(root).unwrap().context.x[..11].copy_from_slice(&registers);
+    kernel.kernel_call(Call::ThreadSchedule.number(), 0, 0);
+    let mut returned = [0u64; 10];
+    returned.copy_from_slice(&kernel.thread(root).unwrap().context.x[..10]);
+    let values = ThreadScheduleReturnValues::decode(&returned).unwrap();
+    // Five ticks of a 100 Hz timer.
+    assert_eq!(values.consumed_microseconds, 50_000);
+}
