@@ -371,12 +371,27 @@ impl<M: Machine> Kernel<M> {
                 let mut tag = message.tag;
                 if redirected {
                     tag = tag.with_flags(tag.flags().union(TagFlags::REDIRECTED));
+                    self.tell_intended_receiver(sender, receiver)?;
                 }
                 self.write_message(receiver, tag, message.words, sender_id)?;
             }
         }
         // A composed message has been delivered; its sender now waits for the reply.
         Ok(())
+    }
+
+    /// A message reaches `receiver` (a chief) only by clan redirection: write whom the sender
+    /// meant, its destination (x8 at its ipc), into the receiver's UTCB `intended_receiver`.
+    fn tell_intended_receiver(
+        &mut self,
+        sender: ThreadSlot,
+        receiver: ThreadSlot,
+    ) -> Result<(), TransferError> {
+        let intended = self.thread(sender).map_or(0, |tcb| tcb.context.x[8]);
+        let utcb = self.thread(receiver).map_or(0, |tcb| tcb.utcb);
+        let address = utcb + abi::utcb::Utcb::OFFSET_INTENDED_RECEIVER as u64;
+        self.write_user_words(receiver, address, &[intended])
+            .map_err(|_| TransferError::FAULT_IN_RECEIVER)
     }
 
     /// Read the sender's message into `words` and return its tag: a kernel-composed message,

@@ -1051,6 +1051,11 @@ fn messages_leaving_a_clan_go_to_its_chief_and_intra_clan_messages_go_directly()
     assert_eq!(state(&kernel, root), ThreadState::Ready);
     assert!(MessageTag::from_raw(x(&kernel, root, 0)).is_redirected());
     assert_eq!(x(&kernel, root, 8), id(&kernel, child).raw());
+    assert_eq!(
+        read_utcb_word(&mut kernel, root, abi::utcb::Utcb::OFFSET_INTENDED_RECEIVER),
+        sigma0_id.raw(),
+        "the chief learns whom the message was for"
+    );
 }
 
 #[test]
