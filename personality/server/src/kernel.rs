@@ -10,7 +10,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use abi::call::fpage_unmap::{FpageUnmapArguments, UnmapScope};
-use abi::call::ipc::IpcArguments;
+use abi::call::ipc::{IpcArguments, IpcReturnValues};
 use abi::call::task_new::{TaskCreation, TaskDeletion, TaskNewArguments};
 use abi::{Fpage, MessageTag, Rights, ThreadId, Timeout, Timeouts, TypedItem};
 use oscore::memory::{Frames, Mapping, PAGE_SIZE};
@@ -199,21 +199,41 @@ impl Processes {
     }
 }
 
-/// Answer `client`, which waits in its call to the server: a send with timeout zero, so that
-/// a client that is gone (or not waiting) costs nothing. `words` are MR1..; more than seven
-/// go through the server's UTCB.
-pub fn answer(client: ThreadId, tag: MessageTag, words: &[u64]) -> bool {
+/// A message to a client: its tag and MR1.. (at most 63 words).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The tag.
+    pub tag: MessageTag,
+    /// MR1...
+    pub words: Vec<u64>,
+}
+
+/// MR1..MR7 of `words` for the registers; MR8.. go into the server's UTCB, where the kernel
+/// reads a message's words beyond the seventh.
+fn message_registers(words: &[u64]) -> [u64; 7] {
     let mut registers = [0u64; 7];
     for (index, &word) in words.iter().enumerate() {
         match registers.get_mut(index) {
             Some(register) => *register = word,
             None => {
-                // SAFETY: MR8.. of the server's own UTCB, which only this thread uses; the
-                // kernel reads them for the next ipc's words beyond the seventh.
-                unsafe { (*libl4::utcb()).message_registers[index + 1] = word };
+                // SAFETY: MR8.. of the server's own UTCB, which only this thread uses; an
+                // index beyond MR63 is skipped by `get_mut` (no message has that many).
+                unsafe {
+                    if let Some(slot) = (*libl4::utcb()).message_registers.get_mut(index + 1) {
+                        *slot = word;
+                    }
+                }
             }
         }
     }
+    registers
+}
+
+/// Answer `client`, which waits in its call to the server: a send with timeout zero, so that
+/// a client that is gone (or not waiting) costs nothing. `words` are MR1..; more than seven
+/// go through the server's UTCB.
+pub fn answer(client: ThreadId, tag: MessageTag, words: &[u64]) -> bool {
+    let registers = message_registers(words);
     let arguments = IpcArguments::send(
         client,
         tag,
@@ -228,30 +248,58 @@ pub fn answer(client: ThreadId, tag: MessageTag, words: &[u64]) -> bool {
     unsafe { libl4::ipc(&arguments) }.is_ok()
 }
 
-/// Answer a page fault of `client`: map `mapping`'s frame at its page.
-pub fn map(client: ThreadId, mapping: &Mapping<u64>) -> bool {
-    map_page(
-        client,
+/// Answer the message just received from `client` (if any) and wait for the next one, in one
+/// kernel entry: reply-and-wait, the IPC fastpath's case when the answer is short. A client
+/// that is gone fails the send phase, and then the server only waits. `receive` bounds the
+/// wait (the earliest sleeper).
+pub fn reply_and_wait(
+    reply: Option<(ThreadId, Message)>,
+    receive: Timeout,
+) -> Result<IpcReturnValues, abi::ReturnError> {
+    let wait = || {
+        libl4::receive(
+            abi::call::ipc::ReceiveSpecifier::Any,
+            Timeouts {
+                send: Timeout::NEVER,
+                receive,
+            },
+        )
+    };
+    let Some((client, message)) = reply else {
+        return wait();
+    };
+    let mut arguments =
+        IpcArguments::reply_and_wait(client, message.tag, message_registers(&message.words));
+    arguments.timeouts.receive = receive;
+    // SAFETY: an untyped answer, or map items of frames the server handed to this client:
+    // nothing of the server's changes but its registers.
+    match unsafe { libl4::ipc(&arguments) } {
+        Err(abi::ReturnError::Call(error)) if error.phase() == Some(abi::error::Phase::Send) => {
+            wait()
+        }
+        other => other,
+    }
+}
+
+/// The answer to a page fault of `client`: map `mapping`'s frame at its page.
+pub fn map_message(mapping: &Mapping<u64>) -> Option<Message> {
+    map_page_message(
         mapping.frame,
         mapping.page_address,
         fpage_rights(mapping.rights),
     )
 }
 
-/// Map the server's page `page` into `client` at `target` with `rights`, as the answer to
-/// its page fault.
-pub fn map_page(client: ThreadId, page: u64, target: u64, rights: Rights) -> bool {
-    let Ok(fpage) = Fpage::page(page, rights) else {
-        return false;
-    };
-    let Ok(item) = abi::message::item::MapItem::new(target, fpage) else {
-        return false;
-    };
+/// The answer to a page fault: map the server's page `page` at `target` with `rights`.
+pub fn map_page_message(page: u64, target: u64, rights: Rights) -> Option<Message> {
+    let fpage = Fpage::page(page, rights).ok()?;
+    let item = abi::message::item::MapItem::new(target, fpage).ok()?;
     let [first, second] = TypedItem::Map(item).encode();
-    let Ok(tag) = MessageTag::new(0, 0, 2) else {
-        return false;
-    };
-    answer(client, tag, &[first, second])
+    let tag = MessageTag::new(0, 0, 2).ok()?;
+    Some(Message {
+        tag,
+        words: alloc::vec![first, second],
+    })
 }
 
 /// The time since boot, in nanoseconds, from the virtual counter (which EL0 may read).

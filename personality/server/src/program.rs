@@ -3,11 +3,12 @@
 
 use alloc::vec::Vec;
 
-use abi::call::ipc::{IpcArguments, IpcReturnValues, ReceiveSpecifier};
+use abi::call::ipc::{IpcArguments, IpcReturnValues};
 use abi::protocol::{Exception, KernelMessage, PageFault};
 use abi::{MessageTag, Rights, ThreadId, Timeout, Timeouts};
 use libl4::debug_println;
 use oscore::memory::Access;
+use oscore::process::Pid;
 use oscore::server::{Action, Config, Event, Nanoseconds, Reply, Server};
 use protocol::{SystemCall, SystemCallPath};
 
@@ -82,12 +83,16 @@ pub fn main() {
         driver: configuration.driver,
     };
     match server.start_init(INIT, &[INIT], INIT_ENVIRONMENT, now()) {
-        Ok(actions) => glue.perform(&mut server, actions),
+        Ok(actions) => {
+            let _ = glue.perform(actions, None);
+        }
         Err(error) => fail(format_args!(
             "init ({}) did not start: {error:?}",
             "/sbin/init"
         )),
     }
+    // The answer to the last message's sender goes out with the next wait (reply-and-wait).
+    let mut reply = None;
     loop {
         let timeout = match server.next_deadline() {
             None => Timeout::NEVER,
@@ -99,21 +104,17 @@ pub fn main() {
                     .unwrap_or(Timeout::NEVER)
             }
         };
-        let received = libl4::receive(
-            ReceiveSpecifier::Any,
-            Timeouts {
-                send: Timeout::NEVER,
-                receive: timeout,
-            },
-        );
-        let event = match received {
-            Ok(message) => glue.event(&message),
-            Err(abi::ReturnError::Call(abi::CallError::ReceiveTimeout)) => Some(Event::Tick),
-            Err(_) => None,
+        let received = kernel::reply_and_wait(reply.take(), timeout);
+        let (event, sender) = match received {
+            Ok(message) => (glue.event(&message), glue.processes.pid_of(message.from)),
+            Err(abi::ReturnError::Call(abi::CallError::ReceiveTimeout)) => {
+                (Some(Event::Tick), None)
+            }
+            Err(_) => (None, None),
         };
         if let Some(event) = event {
             let actions = server.handle(event, now());
-            glue.perform(&mut server, actions);
+            reply = glue.perform(actions, sender);
         }
     }
 }
@@ -173,77 +174,115 @@ impl Glue {
         }
     }
 
-    /// Carry out the dispatcher's actions, in order.
-    fn perform(&mut self, server: &mut Server<ServerFrames>, actions: Vec<Action<u64>>) {
-        for action in actions {
-            match action {
-                Action::Reply { pid, reply } => {
-                    let Some(thread) = self.processes.thread_of(pid) else {
-                        continue;
-                    };
-                    match reply {
-                        Reply::Message(answer) => {
-                            if let Ok((tag, word)) = answer.encode() {
-                                kernel::answer(thread, tag, &[word]);
-                            }
-                        }
-                        Reply::ExceptionResult(value) => {
-                            if let Ok(tag) = MessageTag::new(0, 1, 0) {
-                                kernel::answer(thread, tag, &[value]);
-                            }
-                        }
-                        Reply::ExceptionRegisters(registers) => {
-                            let words = registers.to_words();
-                            if let Ok(tag) = MessageTag::new(0, words.len(), 0) {
-                                kernel::answer(thread, tag, &words);
-                            }
-                        }
-                    }
-                }
-                Action::Map { pid, mapping } => {
-                    if let Some(thread) = self.processes.thread_of(pid) {
-                        kernel::map(thread, &mapping);
-                    }
-                }
-                Action::MapTrampoline { pid } => {
-                    if let Some(thread) = self.processes.thread_of(pid) {
-                        kernel::map_page(
-                            thread,
-                            trampoline::code_page().as_ptr() as u64,
-                            protocol::layout::TRAMPOLINE_CODE,
-                            Rights::READ.union(Rights::EXECUTE),
-                        );
-                    }
-                }
-                Action::StartProcess {
-                    pid,
-                    entry,
-                    stack_pointer,
-                    path: _,
-                } => match self.processes.start(pid, entry, stack_pointer) {
-                    Ok(_) => {}
-                    Err(kernel::StartError::NoTaskNumber) => {
-                        debug_println!("server: process {pid} has no task number")
-                    }
-                    Err(kernel::StartError::Kernel(code)) => debug_println!(
-                        "server: the kernel did not start process {pid}: error {code}"
-                    ),
-                },
-                Action::DeleteProcess { pid } => self.processes.delete(pid),
-                Action::ConsoleWrite(bytes) => match self.driver {
-                    Some(driver) => kernel::console_write(driver, &bytes),
-                    None => {
-                        let _ = libl4::debug_write_bytes(&bytes);
-                    }
-                },
-                Action::Log(notice) => debug_println!("server: {notice}"),
-                Action::PowerOff | Action::Restart => {
-                    debug_println!("server: init is gone or the machine was asked to stop");
-                    kernel::power_off();
-                }
+    /// Carry out the dispatcher's actions, in order, but for the answer to `sender` (the
+    /// process whose message this was): that one is returned, to go out with the next wait
+    /// as one reply-and-wait. (Answering last changes no outcome: the sender was waiting.)
+    fn perform(
+        &mut self,
+        actions: Vec<Action<u64>>,
+        sender: Option<Pid>,
+    ) -> Option<(ThreadId, kernel::Message)> {
+        let sender_stays = sender.is_some_and(|pid| {
+            !actions
+                .iter()
+                .any(|action| matches!(action, Action::DeleteProcess { pid: gone } if *gone == pid))
+        });
+        let deferred = actions.iter().rposition(|action| {
+            sender_stays && answer_to(action) == sender && answer_to(action).is_some()
+        });
+        let mut reply = None;
+        for (index, action) in actions.into_iter().enumerate() {
+            let Some(pid) = answer_to(&action) else {
+                self.perform_other(action);
+                continue;
+            };
+            let (Some(thread), Some(message)) = (self.processes.thread_of(pid), answer(&action))
+            else {
+                continue;
+            };
+            if Some(index) == deferred {
+                reply = Some((thread, message));
+            } else {
+                kernel::answer(thread, message.tag, &message.words);
             }
         }
-        let _ = server;
+        reply
+    }
+
+    /// Carry out an action that answers nobody.
+    fn perform_other(&mut self, action: Action<u64>) {
+        match action {
+            Action::StartProcess {
+                pid,
+                entry,
+                stack_pointer,
+                path: _,
+            } => match self.processes.start(pid, entry, stack_pointer) {
+                Ok(_) => {}
+                Err(kernel::StartError::NoTaskNumber) => {
+                    debug_println!("server: process {pid} has no task number")
+                }
+                Err(kernel::StartError::Kernel(code)) => {
+                    debug_println!("server: the kernel did not start process {pid}: error {code}")
+                }
+            },
+            Action::DeleteProcess { pid } => self.processes.delete(pid),
+            Action::ConsoleWrite(bytes) => match self.driver {
+                Some(driver) => kernel::console_write(driver, &bytes),
+                None => {
+                    let _ = libl4::debug_write_bytes(&bytes);
+                }
+            },
+            Action::Log(notice) => debug_println!("server: {notice}"),
+            Action::PowerOff | Action::Restart => {
+                debug_println!("server: init is gone or the machine was asked to stop");
+                kernel::power_off();
+            }
+            Action::Reply { .. } | Action::Map { .. } | Action::MapTrampoline { .. } => {}
+        }
+    }
+}
+
+/// The process an action answers (a system call's reply, a page fault's mapping), if any.
+fn answer_to(action: &Action<u64>) -> Option<Pid> {
+    match action {
+        Action::Reply { pid, .. } | Action::Map { pid, .. } | Action::MapTrampoline { pid } => {
+            Some(*pid)
+        }
+        _ => None,
+    }
+}
+
+/// The message an answering action sends.
+fn answer(action: &Action<u64>) -> Option<kernel::Message> {
+    match action {
+        Action::Reply { reply, .. } => match reply {
+            Reply::Message(answer) => {
+                let (tag, word) = answer.encode().ok()?;
+                Some(kernel::Message {
+                    tag,
+                    words: alloc::vec![word],
+                })
+            }
+            Reply::ExceptionResult(value) => Some(kernel::Message {
+                tag: MessageTag::new(0, 1, 0).ok()?,
+                words: alloc::vec![*value],
+            }),
+            Reply::ExceptionRegisters(registers) => {
+                let words = registers.to_words();
+                Some(kernel::Message {
+                    tag: MessageTag::new(0, words.len(), 0).ok()?,
+                    words: words.to_vec(),
+                })
+            }
+        },
+        Action::Map { mapping, .. } => kernel::map_message(mapping),
+        Action::MapTrampoline { .. } => kernel::map_page_message(
+            trampoline::code_page().as_ptr() as u64,
+            protocol::layout::TRAMPOLINE_CODE,
+            Rights::READ.union(Rights::EXECUTE),
+        ),
+        _ => None,
     }
 }
 
