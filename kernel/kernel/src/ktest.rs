@@ -208,7 +208,11 @@ fn timer_ticks_arrive() -> Result<(), &'static str> {
         }
         arch::wait_for_interrupt();
     }
-    kprintln!("ktest: {} timer ticks arrived", timer::ticks() - start);
+    // At least five: a host that fell behind may deliver the next tick before this line.
+    kprintln!(
+        "ktest: {} timer ticks arrived (5 awaited)",
+        timer::ticks() - start
+    );
     Ok(())
 }
 
