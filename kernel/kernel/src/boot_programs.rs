@@ -49,7 +49,12 @@ pub fn start(
     program: &Program<'_>,
 ) -> Result<ThreadId, LoadError> {
     kernel
-        .create_task(task, ThreadId::KERNEL_TASK, UTCB_AREA)
+        .create_task(
+            task,
+            ThreadId::KERNEL_TASK,
+            UTCB_AREA,
+            kcore::kernel::UTCB_AREA_SIZE,
+        )
         .map_err(LoadError::Create)?;
     let id = kernel
         .create_thread(task, 0, pager, ThreadId::NIL, ThreadId::NIL)

@@ -905,7 +905,12 @@ impl<M: Machine> Kernel<M> {
                 }
                 let caller_id = self.thread(caller).map_or(ThreadId::NIL, |tcb| tcb.id);
                 let created = self
-                    .create_task(task, caller_task, creation.utcb_area.base())
+                    .create_task(
+                        task,
+                        caller_task,
+                        creation.utcb_area.base(),
+                        creation.utcb_area.size(),
+                    )
                     .and_then(|()| {
                         if let Some(new) = self.tasks.get_mut(&task) {
                             new.maximum_priority = creation.maximum_controlled_priority;

@@ -604,11 +604,11 @@ impl<M: Machine> Kernel<M> {
 
     /// Whether `[base, base + size)` in `task` overlaps its UTCB area (kernel-owned pages no
     /// mapping may replace).
-    fn overlaps_kernel_pages(&self, task: u16, base: u64, size: u64) -> bool {
+    pub(super) fn overlaps_kernel_pages(&self, task: u16, base: u64, size: u64) -> bool {
         let Some(owner) = self.tasks.get(&task) else {
             return true;
         };
-        let area_end = owner.utcb_base.saturating_add(super::UTCB_AREA_SIZE);
+        let area_end = owner.utcb_base.saturating_add(owner.utcb_size);
         base < area_end && owner.utcb_base < base.saturating_add(size)
     }
 

@@ -244,6 +244,9 @@ pub struct Task<S> {
     threads: BTreeMap<u16, ThreadSlot>,
     /// Where the UTCB area starts (thread n's UTCB at `utcb_base + n * UTCB_SIZE`).
     pub utcb_base: u64,
+    /// The UTCB area's size: it bounds the thread numbers the task may have, and no map
+    /// item may land in it.
+    pub utcb_size: u64,
     /// The highest priority this task may give threads (thread_schedule, task_new).
     pub maximum_priority: u8,
     /// This incarnation's version, shared by all its threads' IDs.
@@ -450,17 +453,24 @@ impl<M: Machine> Kernel<M> {
         (self.thread(slot)?.id == id).then_some(slot)
     }
 
-    /// Create a task with an empty address space. Used at boot for sigma0 and the root task,
-    /// and by task_new.
+    /// Create a task with an empty address space and the UTCB area `[utcb_base, utcb_base +
+    /// utcb_size)` (at most [`UTCB_AREA_SIZE`]: room for every thread number). Used at boot for
+    /// sigma0 and the root task, and by task_new.
     pub fn create_task(
         &mut self,
         task: u16,
         chief: u16,
         utcb_base: u64,
+        utcb_size: u64,
     ) -> Result<(), CreateError> {
-        if task == ThreadId::KERNEL_TASK || !utcb_base.is_multiple_of(PAGE_SIZE) {
+        if task == ThreadId::KERNEL_TASK
+            || !utcb_base.is_multiple_of(PAGE_SIZE)
+            || utcb_size < UTCB_SIZE
+            || utcb_base.checked_add(utcb_size).is_none()
+        {
             return Err(CreateError::InvalidId);
         }
+        let utcb_size = utcb_size.min(UTCB_AREA_SIZE);
         if self.tasks.contains_key(&task) {
             return Err(CreateError::Exists);
         }
@@ -480,6 +490,7 @@ impl<M: Machine> Kernel<M> {
                 chief,
                 threads: BTreeMap::new(),
                 utcb_base,
+                utcb_size,
                 maximum_priority: u8::MAX,
                 version,
             },
@@ -509,8 +520,11 @@ impl<M: Machine> Kernel<M> {
         if owner.threads.contains_key(&thread) {
             return Err(CreateError::Exists);
         }
+        // The thread's UTCB must lie inside the task's UTCB area: beyond it, the kernel's
+        // page would land on the task's own memory.
         let utcb = u64::from(thread)
             .checked_mul(UTCB_SIZE)
+            .filter(|&offset| offset + UTCB_SIZE <= owner.utcb_size)
             .and_then(|offset| owner.utcb_base.checked_add(offset))
             .ok_or(CreateError::InvalidId)?;
         self.machine

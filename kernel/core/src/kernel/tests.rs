@@ -193,10 +193,10 @@ const ROOT: u16 = 2;
 fn boot() -> (Kernel<FakeMachine>, ThreadSlot, ThreadSlot) {
     let mut kernel = Kernel::new(FakeMachine::default(), 100);
     kernel
-        .create_task(SIGMA0, ThreadId::KERNEL_TASK, UTCB_AREA)
+        .create_task(SIGMA0, ThreadId::KERNEL_TASK, UTCB_AREA, UTCB_AREA_SIZE)
         .unwrap();
     kernel
-        .create_task(ROOT, ThreadId::KERNEL_TASK, UTCB_AREA)
+        .create_task(ROOT, ThreadId::KERNEL_TASK, UTCB_AREA, UTCB_AREA_SIZE)
         .unwrap();
     let sigma0 = kernel
         .create_thread(SIGMA0, 0, ThreadId::NIL, ThreadId::NIL, ThreadId::NIL)
@@ -219,7 +219,9 @@ fn boot() -> (Kernel<FakeMachine>, ThreadSlot, ThreadSlot) {
 
 /// A new task chiefed by `chief` with thread 0 started, paged by `pager`.
 fn spawn(kernel: &mut Kernel<FakeMachine>, task: u16, chief: u16, pager: ThreadId) -> ThreadSlot {
-    kernel.create_task(task, chief, UTCB_AREA).unwrap();
+    kernel
+        .create_task(task, chief, UTCB_AREA, UTCB_AREA_SIZE)
+        .unwrap();
     let id = kernel
         .create_thread(task, 0, pager, pager, ThreadId::NIL)
         .unwrap();
@@ -1428,7 +1430,9 @@ fn thread_schedule_reports_the_time_a_thread_consumed() {
     use abi::call::thread_schedule::{ThreadScheduleArguments, ThreadScheduleReturnValues};
     let (mut kernel, _sigma0, root) = boot();
     // A thread whose scheduler is the root task, which runs for five ticks.
-    kernel.create_task(10, ROOT, UTCB_AREA).unwrap();
+    kernel
+        .create_task(10, ROOT, UTCB_AREA, UTCB_AREA_SIZE)
+        .unwrap();
     let worker = kernel
         .create_thread(10, 0, ThreadId::NIL, ThreadId::NIL, id(&kernel, root))
         .unwrap();
@@ -1448,4 +1452,32 @@ fn thread_schedule_reports_the_time_a_thread_consumed() {
     let values = ThreadScheduleReturnValues::decode(&returned).unwrap();
     // Five ticks of a 100 Hz timer.
     assert_eq!(values.consumed_microseconds, 50_000);
+}
+
+#[test]
+fn a_thread_number_beyond_the_utcb_area_is_refused_and_maps_stay_out_of_the_area() {
+    let (mut kernel, _sigma0, _root) = boot();
+    // Two UTCBs' worth of area: threads 0 and 1 fit, thread 2 would land beyond it.
+    kernel
+        .create_task(10, ROOT, UTCB_AREA, 2 * UTCB_SIZE)
+        .unwrap();
+    for thread in 0..2 {
+        assert!(
+            kernel
+                .create_thread(10, thread, ThreadId::NIL, ThreadId::NIL, ThreadId::NIL)
+                .is_ok()
+        );
+    }
+    assert_eq!(
+        kernel.create_thread(10, 2, ThreadId::NIL, ThreadId::NIL, ThreadId::NIL),
+        Err(CreateError::InvalidId)
+    );
+    // The page just past the area is the task's own to map again.
+    assert!(!kernel.overlaps_kernel_pages(10, UTCB_AREA + 2 * UTCB_SIZE, 4096));
+    assert!(kernel.overlaps_kernel_pages(10, UTCB_AREA + UTCB_SIZE, 4096));
+    assert_eq!(
+        kernel.create_task(11, ROOT, UTCB_AREA, 0),
+        Err(CreateError::InvalidId),
+        "an empty UTCB area"
+    );
 }
