@@ -89,8 +89,9 @@ pub struct Scheduler<T> {
     queues: Box<[VecDeque<T>; PRIORITY_LEVELS]>,
     threads: BTreeMap<T, ThreadEntry>,
     /// The highest level with a queued thread, -1 for none: the bitmap's answer, kept
-    /// current on every queue change so that [`Scheduler::has_ready_above`] is one compare.
-    highest_ready: i16,
+    /// current on every queue change so that [`Scheduler::has_ready_above`] is one compare
+    /// (crate-visible: the IPC fastpath's asm reads it at its offset).
+    pub(crate) highest_ready: i16,
 }
 
 impl<T: Copy + Ord + Debug> Default for Scheduler<T> {

@@ -236,4 +236,8 @@ impl Machine for HardwareMachine {
     fn fast_switch_value(&self, space: &TaskSpace) -> Option<u64> {
         space.space.fast_switch_value()
     }
+
+    fn switch_epoch(&self) -> u64 {
+        crate::user_space::asid_generation()
+    }
 }

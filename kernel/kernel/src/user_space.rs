@@ -240,7 +240,14 @@ static SHARED: Mutex<Shared> = Mutex::new(Shared {
 
 /// The ASID allocator's current generation, for [`UserSpace::fast_switch_value`] (which runs
 /// without the lock): a space's ASID is valid while its generation is this one.
-static ASID_GENERATION: AtomicU64 = AtomicU64::new(0);
+pub(crate) static ASID_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The ASID allocator's current generation: a space's ASID, once it has one, changes only
+/// when this does (the kernel core's switch epoch). It counts roll-overs, so it never
+/// reaches `u64::MAX`.
+pub fn asid_generation() -> u64 {
+    ASID_GENERATION.load(Ordering::Relaxed)
+}
 
 impl Shared {
     /// The user space TTBR0 holds, read from the register itself (the IPC fastpath switches

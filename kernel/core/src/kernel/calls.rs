@@ -43,7 +43,7 @@ impl<M: Machine> Kernel<M> {
     /// `svc #immediate` by the current thread. Decodes the call, performs it, and picks the
     /// thread to resume ([`Kernel::current`]).
     pub fn kernel_call(&mut self, immediate: u16, syndrome: u64, fault_address: u64) {
-        let Some(caller) = self.current else { return };
+        let Some(caller) = self.current() else { return };
         match SupervisorCall::decode(immediate) {
             SupervisorCall::Kernel(call) => self.perform(caller, call),
             SupervisorCall::LinuxSystemCall => {
@@ -134,8 +134,8 @@ impl<M: Machine> Kernel<M> {
     /// `thread` stops running (it is blocked or halted).
     pub(super) fn block(&mut self, thread: ThreadSlot) {
         self.scheduler.make_blocked(thread);
-        if self.current == Some(thread) {
-            self.current = None;
+        if self.current() == Some(thread) {
+            self.set_current(None);
         }
         self.refresh_fast_sender(thread);
     }
@@ -149,7 +149,7 @@ impl<M: Machine> Kernel<M> {
         tcb.state = ThreadState::Ready;
         tcb.pending_receive = None;
         tcb.fast_sender = ThreadId::NIL.raw();
-        if self.current != Some(thread) {
+        if self.current() != Some(thread) {
             self.scheduler.make_ready(thread);
         }
     }
@@ -162,15 +162,17 @@ impl<M: Machine> Kernel<M> {
             return;
         }
         self.scheduler.make_blocked(partner);
-        self.current = self.scheduler.choose(Some(partner));
+        let chosen = self.scheduler.choose(Some(partner));
+        self.set_current(chosen);
     }
 
     /// End of an event: keep the running thread unless a higher-priority one is ready.
     pub(super) fn reschedule(&mut self) {
         let running = self
-            .current
+            .current()
             .filter(|&slot| self.thread(slot).map(|tcb| tcb.state) == Some(ThreadState::Ready));
-        self.current = self.scheduler.choose(running);
+        let chosen = self.scheduler.choose(running);
+        self.set_current(chosen);
     }
 
     pub(super) fn arm_timeout(&mut self, thread: ThreadSlot, timeout: Timeout) {
@@ -217,6 +219,7 @@ impl<M: Machine> Kernel<M> {
     pub(super) fn dequeue_sender(&mut self, receiver: ThreadSlot, sender: ThreadSlot) {
         if let Some(tcb) = self.thread_mut(receiver) {
             tcb.send_queue.retain(|&queued| queued != sender);
+            tcb.queued_senders = u32::try_from(tcb.send_queue.len()).unwrap_or(u32::MAX);
         }
     }
 
@@ -330,7 +333,7 @@ impl<M: Machine> Kernel<M> {
     /// The current thread faulted on `address` at `pc`: it sends a page-fault message to its
     /// pager and waits for the reply (a call). Without a pager it is halted.
     pub fn page_fault(&mut self, address: u64, access: Access, pc: u64) {
-        let Some(thread) = self.current else { return };
+        let Some(thread) = self.current() else { return };
         if self.sigma0_fault(thread, address) {
             return self.reschedule();
         }
@@ -383,7 +386,7 @@ impl<M: Machine> Kernel<M> {
     /// `svc` that is no kernel call): it sends its whole register frame to its exception
     /// handler and waits for the reply, which may set new registers.
     pub fn exception(&mut self, syndrome: u64, fault_address: u64) {
-        let Some(thread) = self.current else { return };
+        let Some(thread) = self.current() else { return };
         let Some(tcb) = self.thread(thread) else {
             return;
         };
@@ -586,7 +589,8 @@ impl<M: Machine> Kernel<M> {
     fn thread_switch(&mut self, caller: ThreadSlot, arguments: ThreadSwitchArguments) {
         let target = arguments.destination.and_then(|id| self.lookup(id));
         self.set_results(caller, [0; 10]);
-        self.current = self.scheduler.yield_to(caller, target);
+        let chosen = self.scheduler.yield_to(caller, target);
+        self.set_current(chosen);
     }
 
     fn thread_schedule(&mut self, caller: ThreadSlot, arguments: ThreadScheduleArguments) {
@@ -1037,14 +1041,12 @@ impl<M: Machine> Kernel<M> {
         let waiting: Vec<ThreadSlot> = self
             .threads
             .iter()
-            .enumerate()
-            .filter_map(|(index, tcb)| {
-                let tcb = tcb.as_ref()?;
+            .filter_map(|(waiting, tcb)| {
                 (tcb.state
                     == ThreadState::Receiving {
                         from: ReceiveFrom::Thread(slot),
                     })
-                .then_some(ThreadSlot(index as u32))
+                .then_some(waiting)
             })
             .collect();
         for receiver in waiting {
@@ -1060,18 +1062,18 @@ impl<M: Machine> Kernel<M> {
         self.scheduler.remove(slot);
         // Its FP registers die with it; a thread that reuses the slot must not find them.
         if self.fp_owner == Some(slot) {
-            self.fp_owner = None;
+            self.set_fp_owner(None);
         }
-        if self.current == Some(slot) {
-            self.current = None;
+        if self.current() == Some(slot) {
+            self.set_current(None);
         }
         if let Some(task) = self.tasks.get_mut(&id.task()) {
             task.threads.remove(&id.thread());
         }
-        if let Some(entry) = self.threads.get_mut(slot.index()) {
-            *entry = None;
+        if let Some(address) = self.threads.pointer(slot) {
+            self.fast_ids.remove(id, address);
         }
-        self.free_slots.push(slot);
+        self.threads.remove(slot);
     }
 
     fn fpage_unmap(&mut self, caller: ThreadSlot, arguments: FpageUnmapArguments) {

@@ -164,7 +164,7 @@ impl<M: Machine> Kernel<M> {
         match receive {
             Some(from) => {
                 self.receive(caller, from, arguments.timeouts.receive);
-                if self.current.is_none() {
+                if self.current().is_none() {
                     self.switch_directly_to(woken);
                 }
             }
@@ -222,6 +222,7 @@ impl<M: Machine> Kernel<M> {
         }
         if let Some(partner) = self.thread_mut(to) {
             partner.send_queue.push_back(caller);
+            partner.queued_senders = u32::try_from(partner.send_queue.len()).unwrap_or(u32::MAX);
         }
         self.arm_timeout(caller, timeout);
         self.block(caller);

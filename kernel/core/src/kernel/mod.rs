@@ -16,11 +16,16 @@
 //! unchecked arithmetic.
 
 mod calls;
+// Addresses TCBs directly (see the crate documentation).
+#[allow(unsafe_code)]
 mod fastpath;
 mod ipc;
 mod task_table;
+// Owns TCBs at fixed addresses (see the crate documentation).
 #[cfg(test)]
 mod tests;
+#[allow(unsafe_code)]
+mod thread_table;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -32,11 +37,14 @@ use crate::scheduler::Scheduler;
 use crate::timeouts::Timeouts;
 
 pub use calls::Access;
-pub use fastpath::FastSwitch;
+pub use fastpath::{FastSwitch, FastpathLayout, SLOW_TAG_BITS};
 pub use ipc::{KernelMessage, ReplyKind};
 use task_table::TaskTable;
+use thread_table::ThreadTable;
 
-/// Index of a thread control block in the kernel's thread table.
+/// Index of a thread control block in the kernel's thread table. `repr(transparent)`: the
+/// fastpath's asm stores it as a `u32` (`FastpathLayout`).
+#[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ThreadSlot(u32);
 
@@ -150,60 +158,104 @@ pub trait Machine {
     /// it never ran or a roll-over retired it). The fastpath then leaves the ipc to the
     /// general path, after which the glue activates the space in full.
     fn fast_switch_value(&self, space: &Self::Space) -> Option<u64>;
+    /// The epoch of [`fast_switch_value`](Self::fast_switch_value)'s answers: a value that
+    /// changes whenever an answer that was `Some` may change (the EL1 binary: the ASID
+    /// generation, bumped at a roll-over). The fastpath keeps a thread's switch value and
+    /// reuses it while the epoch stays the same. Never `u64::MAX`.
+    fn switch_epoch(&self) -> u64;
     /// system_power_off: turn the machine off (the EL1 binary: PSCI SYSTEM_OFF, which does
     /// not return).
     fn power_off(&mut self);
 }
 
 /// What a thread is doing.
+///
+/// `repr(u8)` with fixed discriminants: the layout is defined (a `u8` tag, then the
+/// variant's fields as in a `repr(C)` struct), because the fastpath's asm writes `Ready` and
+/// `Receiving` (`FastpathLayout`).
+#[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadState {
     /// Exists but has never been started (no instruction pointer yet).
-    Inactive,
+    Inactive = 0,
     /// Runnable: running, or waiting for the CPU.
-    Ready,
+    Ready = 1,
     /// Blocked in the send phase of an ipc to `to`, queued in `to`'s send queue.
     Sending {
         /// The destination.
         to: ThreadSlot,
-    },
+    } = 2,
     /// Blocked in the receive phase of an ipc.
     Receiving {
         /// Whom it accepts a message from.
         from: ReceiveFrom,
-    },
+    } = 3,
     /// Stopped by the kernel (a fault with no pager or handler) or by lthread_ex_regs.
-    Halted,
+    Halted = 4,
 }
 
-/// Whom a receiving thread accepts a message from.
+/// Whom a receiving thread accepts a message from. `repr(u8)`, as [`ThreadState`].
+#[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReceiveFrom {
     /// Any thread, and any interrupt attached to the receiver.
-    Any,
+    Any = 0,
     /// Only this thread.
-    Thread(ThreadSlot),
+    Thread(ThreadSlot) = 1,
     /// Only this interrupt line.
-    Interrupt(u16),
+    Interrupt(u16) = 2,
 }
 
 /// A thread control block.
+///
+/// `repr(C)`, its registers first: while the thread runs at EL0, SP_EL1 points at
+/// `context`, which is then also the TCB's address, and the fastpath's asm reads and writes
+/// the fields `FastpathLayout` names at their offsets.
+#[repr(C)]
 #[derive(Debug)]
 pub struct Thread {
-    /// Its ID (task, thread, version).
-    pub id: ThreadId,
     /// Registers, saved while not running.
     pub context: UserContext,
-    /// What it is doing.
+    /// Its ID (task, thread, version).
+    pub id: ThreadId,
+    /// Whom the fastpath may deliver to it: the ID of the thread it waits for, `ANY` in an
+    /// open wait, nil when it is not in a receive the fastpath can complete (not receiving,
+    /// a timeout armed, or waiting for the reply to a kernel-composed message). Refreshed
+    /// whenever it blocks or wakes.
+    ///
+    /// This and the fields up to `timeout_armed` are what the fastpath's asm reads or
+    /// writes, kept right after the registers so that it reaches them with short offsets.
+    /// Those marked "copy" are kept for the fastpath so that it decides without a map
+    /// look-up; `check_invariants` compares each with its source of truth.
+    fast_sender: u64,
+    /// The machine's fast switch value of its address space, remembered by the fastpath (a
+    /// cache: valid only in the epoch it was taken in).
+    switch: fastpath::SwitchCache,
+    /// What it is doing (8-byte aligned: the asm stores 8 bytes of it at once).
     pub state: ThreadState,
+    /// Its own slot (fixed).
+    slot: ThreadSlot,
+    /// Copy: how many threads wait in `send_queue`.
+    queued_senders: u32,
+    /// Copy: how many interrupt lines are attached to it (next to `queued_senders`: the asm
+    /// reads both with one load).
+    attached_interrupts: u32,
+    /// Copy: the slot of its task in the task table.
+    task_slot: u32,
+    /// Copy: its task's chief (fixed when the task is created).
+    clan_chief: u16,
+    /// Copy: its priority (the scheduler's).
+    priority: u8,
+    /// Copy: whether a timeout is armed for it (the timeout list's).
+    timeout_armed: bool,
+    /// User address of its UTCB.
+    pub utcb: u64,
     /// Receives its page faults.
     pub pager: ThreadId,
     /// Receives its exceptions.
     pub exception_handler: ThreadId,
     /// May set its priority and time slice.
     pub scheduler: ThreadId,
-    /// User address of its UTCB.
-    pub utcb: u64,
     /// Threads blocked sending to this one, first come first served.
     send_queue: VecDeque<ThreadSlot>,
     /// While `Sending`: the receive phase to enter once the send completes.
@@ -211,26 +263,39 @@ pub struct Thread {
     /// A message the kernel composed on this thread's behalf (page fault, exception), sent
     /// instead of its registers, and how to take the reply.
     kernel_message: Option<KernelMessage>,
-    /// Copies kept for the IPC fastpath, so that it decides without a map look-up
-    /// (`check_invariants` compares each with its source of truth):
-    /// the slot of its task in the task table,
-    task_slot: u32,
-    /// its task's chief (fixed when the task is created),
-    clan_chief: u16,
-    /// its priority (the scheduler's),
-    priority: u8,
-    /// whether a timeout is armed for it (the timeout list's),
-    timeout_armed: bool,
-    /// how many interrupt lines are attached to it,
-    attached_interrupts: u16,
-    /// and whom the fastpath may deliver to it: the ID of the thread it waits for, `ANY` in
-    /// an open wait, nil when it is not in a receive the fastpath can complete (not
-    /// receiving, a timeout armed, or waiting for the reply to a kernel-composed message).
-    /// Refreshed whenever it blocks or wakes.
-    fast_sender: u64,
     /// Its FP/SIMD registers while another thread owns the FP unit (`None`: never saved,
     /// all zero).
     pub fp: Option<alloc::boxed::Box<FpRegisters>>,
+}
+
+impl Thread {
+    /// A new thread `id` in `slot`, inactive, with its UTCB at `utcb`, no pager, exception
+    /// handler or scheduler, the default priority, and its task's slot and chief still 0
+    /// (the creator fills them in).
+    fn new(id: ThreadId, slot: ThreadSlot, utcb: u64) -> Self {
+        Self {
+            id,
+            context: UserContext::default(),
+            state: ThreadState::Inactive,
+            pager: ThreadId::NIL,
+            exception_handler: ThreadId::NIL,
+            scheduler: ThreadId::NIL,
+            utcb,
+            send_queue: VecDeque::new(),
+            pending_receive: None,
+            kernel_message: None,
+            task_slot: 0,
+            queued_senders: 0,
+            clan_chief: 0,
+            priority: DEFAULT_PRIORITY,
+            timeout_armed: false,
+            attached_interrupts: 0,
+            fast_sender: ThreadId::NIL.raw(),
+            slot,
+            switch: fastpath::SwitchCache::EMPTY,
+            fp: None,
+        }
+    }
 }
 
 /// A task: an address space and its threads.
@@ -292,6 +357,9 @@ pub enum Notice {
     },
 }
 
+/// The `current_slot` of no thread.
+const NO_SLOT: u32 = u32::MAX;
+
 /// Ticks per second of the kernel's timer (the glue passes the real value).
 pub const DEFAULT_TICKS_PER_SECOND: u64 = 100;
 
@@ -305,8 +373,7 @@ pub const DEFAULT_TIME_SLICE_MICROSECONDS: u64 = 10_000;
 pub struct Kernel<M: Machine> {
     /// The hardware.
     pub machine: M,
-    threads: Vec<Option<Thread>>,
-    free_slots: Vec<ThreadSlot>,
+    threads: ThreadTable,
     tasks: TaskTable<M::Space>,
     /// Last incarnation version per task number: every thread of a task carries its task's
     /// version, and a re-created task gets the next one, so stale IDs are refused.
@@ -318,13 +385,19 @@ pub struct Kernel<M: Machine> {
     /// Who may create each inactive task number (set when a task is deleted or handed over;
     /// numbers never used are free for any task to create).
     inactive_owners: BTreeMap<u16, u16>,
-    current: Option<ThreadSlot>,
+    /// The running thread (or the one to run next): its TCB's address and its slot
+    /// ([`NO_SLOT`] for none). Two fields rather than an `Option<ThreadSlot>` because the
+    /// fastpath's asm writes them (`FastpathLayout`); `set_current` keeps them together.
+    current_tcb: Option<thread_table::TcbAddress>,
+    current_slot: u32,
     /// The words of the message in flight (see `ipc::transfer`), kept between transfers.
     message_buffer: Option<alloc::boxed::Box<[u64; ipc::MESSAGE_WORDS]>>,
     /// The fastpath's thread look-up: a direct-mapped cache from thread IDs to slots.
     fast_ids: fastpath::IdCache,
-    /// The thread whose FP/SIMD registers are in the FP unit (the glue switches lazily).
+    /// The thread whose FP/SIMD registers are in the FP unit (the glue switches lazily), and
+    /// its TCB's address, which the fastpath's asm compares with the receiver's.
     fp_owner: Option<ThreadSlot>,
+    fp_owner_tcb: Option<thread_table::TcbAddress>,
     now: u64,
     ticks_per_second: u64,
     notices: VecDeque<Notice>,
@@ -334,9 +407,9 @@ impl<M: Machine> core::fmt::Debug for Kernel<M> {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         formatter
             .debug_struct("Kernel")
-            .field("threads", &self.threads.iter().flatten().count())
+            .field("threads", &self.threads.iter().count())
             .field("tasks", &self.tasks.len())
-            .field("current", &self.current)
+            .field("current", &self.current())
             .field("now", &self.now)
             .finish_non_exhaustive()
     }
@@ -355,8 +428,7 @@ impl<M: Machine> Kernel<M> {
     pub fn new(machine: M, ticks_per_second: u64) -> Self {
         Self {
             machine,
-            threads: Vec::new(),
-            free_slots: Vec::new(),
+            threads: ThreadTable::new(),
             tasks: TaskTable::new(),
             versions: BTreeMap::new(),
             scheduler: Scheduler::new(),
@@ -364,10 +436,12 @@ impl<M: Machine> Kernel<M> {
             mapdb: MappingDatabase::new(),
             interrupts: BTreeMap::new(),
             inactive_owners: BTreeMap::new(),
-            current: None,
+            current_tcb: None,
+            current_slot: NO_SLOT,
             message_buffer: None,
             fast_ids: fastpath::IdCache::new(),
             fp_owner: None,
+            fp_owner_tcb: None,
             now: 0,
             ticks_per_second: ticks_per_second.max(1),
             notices: VecDeque::new(),
@@ -376,17 +450,26 @@ impl<M: Machine> Kernel<M> {
 
     /// The thread to resume (None: idle).
     pub fn current(&self) -> Option<ThreadSlot> {
-        self.current
+        (self.current_slot != NO_SLOT).then_some(ThreadSlot(self.current_slot))
     }
 
     /// A thread by slot.
     pub fn thread(&self, slot: ThreadSlot) -> Option<&Thread> {
-        self.threads.get(slot.index()).and_then(Option::as_ref)
+        self.threads.get(slot)
     }
 
     /// A thread by slot, mutably (the glue saves and restores contexts through this).
     pub fn thread_mut(&mut self, slot: ThreadSlot) -> Option<&mut Thread> {
-        self.threads.get_mut(slot.index()).and_then(Option::as_mut)
+        self.threads.get_mut(slot)
+    }
+
+    /// Make `current` the thread to resume.
+    fn set_current(&mut self, current: Option<ThreadSlot>) {
+        self.current_tcb = current.and_then(|slot| self.threads.pointer(slot));
+        self.current_slot = match self.current_tcb {
+            Some(_) => current.map_or(NO_SLOT, |slot| slot.0),
+            None => NO_SLOT,
+        };
     }
 
     /// The thread whose FP/SIMD registers the FP unit holds, if it still exists.
@@ -396,7 +479,8 @@ impl<M: Machine> Kernel<M> {
 
     /// Record that the FP unit now holds `owner`'s registers (the glue has switched them).
     pub fn set_fp_owner(&mut self, owner: Option<ThreadSlot>) {
-        self.fp_owner = owner;
+        self.fp_owner_tcb = owner.and_then(|slot| self.threads.pointer(slot));
+        self.fp_owner = owner.filter(|_| self.fp_owner_tcb.is_some());
     }
 
     /// The address space of a thread's task.
@@ -423,8 +507,7 @@ impl<M: Machine> Kernel<M> {
         let ready = self
             .threads
             .iter()
-            .flatten()
-            .any(|thread| thread.state == ThreadState::Ready);
+            .any(|(_, thread)| thread.state == ThreadState::Ready);
         // An interrupt can wake only a handler that is waiting in a receive.
         let wakeable = self
             .interrupts
@@ -530,36 +613,16 @@ impl<M: Machine> Kernel<M> {
         self.machine
             .provide_kernel_page(&mut owner.space, Page(utcb / PAGE_SIZE))
             .map_err(|_| CreateError::OutOfMemory)?;
-        let slot = match self.free_slots.pop() {
-            Some(slot) => slot,
-            None => {
-                let index =
-                    u32::try_from(self.threads.len()).map_err(|_| CreateError::OutOfMemory)?;
-                self.threads.push(None);
-                ThreadSlot(index)
-            }
-        };
-        self.threads[slot.index()] = Some(Thread {
-            id,
-            context: UserContext::default(),
-            state: ThreadState::Inactive,
-            pager,
-            exception_handler,
-            scheduler,
-            utcb,
-            send_queue: VecDeque::new(),
-            pending_receive: None,
-            kernel_message: None,
-            task_slot,
-            clan_chief,
-            priority: DEFAULT_PRIORITY,
-            timeout_armed: false,
-            attached_interrupts: 0,
-            fast_sender: ThreadId::NIL.raw(),
-            fp: None,
-        });
+        let slot = self.threads.next_slot().ok_or(CreateError::OutOfMemory)?;
+        let mut tcb = Thread::new(id, slot, utcb);
+        tcb.pager = pager;
+        tcb.exception_handler = exception_handler;
+        tcb.scheduler = scheduler;
+        tcb.task_slot = task_slot;
+        tcb.clan_chief = clan_chief;
+        let address = self.threads.insert(tcb);
         owner.threads.insert(thread, slot);
-        self.fast_ids.insert(id, slot);
+        self.fast_ids.insert(id, address);
         self.write_utcb_mirrors(slot);
         let slice = self.ticks_for(DEFAULT_TIME_SLICE_MICROSECONDS).max(1);
         self.scheduler.add(
@@ -644,11 +707,11 @@ impl<M: Machine> Kernel<M> {
             }
             self.expire_timeout(slot);
         }
-        if let Some(current) = self.current
+        if let Some(current) = self.current()
             && let crate::scheduler::TickOutcome::SliceExpired = self.scheduler.tick(current)
         {
             self.scheduler.make_ready(current);
-            self.current = None;
+            self.set_current(None);
         }
         self.reschedule();
     }
@@ -663,9 +726,7 @@ impl<M: Machine> Kernel<M> {
     /// `Sending` to the queue's owner, every blocked thread's timeout is armed only while it
     /// is blocked, the mapping database is consistent.
     pub fn check_invariants(&self) -> Result<(), &'static str> {
-        for (index, thread) in self.threads.iter().enumerate() {
-            let Some(thread) = thread else { continue };
-            let slot = ThreadSlot(index as u32);
+        for (slot, thread) in self.threads.iter() {
             for &sender in &thread.send_queue {
                 match self.thread(sender).map(|sender| sender.state) {
                     Some(ThreadState::Sending { to }) if to == slot => {}
@@ -692,18 +753,24 @@ impl<M: Machine> Kernel<M> {
             }
             self.check_fastpath_copies(slot, thread)?;
         }
-        if let Some(current) = self.current
+        if let Some(current) = self.current()
             && self.thread(current).map(|thread| thread.state) != Some(ThreadState::Ready)
         {
             return Err("the current thread is not ready");
         }
-        let composing_ready =
-            self.threads.iter().flatten().any(|thread| {
-                thread.state == ThreadState::Ready && thread.kernel_message.is_some()
-            });
+        if self.current_tcb != self.current().and_then(|slot| self.threads.pointer(slot)) {
+            return Err("the current thread's TCB address is stale");
+        }
+        if self.fp_owner_tcb != self.fp_owner.and_then(|slot| self.threads.pointer(slot)) {
+            return Err("the FP owner's TCB address is stale");
+        }
+        let composing_ready = self.threads.iter().any(|(_, thread)| {
+            thread.state == ThreadState::Ready && thread.kernel_message.is_some()
+        });
         if composing_ready {
             return Err("a ready thread still holds a kernel-composed message");
         }
+        self.check_id_cache()?;
         self.mapdb
             .check_invariants()
             .map_err(|_| "mapping database inconsistent")

@@ -25,21 +25,36 @@ use crate::mapdb::{Frame, Page, Rights};
 type FrameBytes = Box<[u8; 4096]>;
 
 #[derive(Default)]
-struct FakeMachine {
+pub(super) struct FakeMachine {
     memory: BTreeMap<u64, FrameBytes>,
     next_kernel_frame: u64,
     masked: BTreeMap<u16, bool>,
     console: Vec<(ThreadId, Vec<u8>)>,
     spaces_created: usize,
     spaces_destroyed: usize,
-    /// Spaces the fastpath may not switch to (as a space without a current ASID).
+    /// Spaces the fastpath may not switch to (as a space without a current ASID); change it
+    /// only through `set_slow`, which starts a new switch epoch.
     slow_spaces: Vec<u64>,
+    /// The switch epoch (as the ASID generation).
+    epoch: u64,
     /// Whether system_power_off reached the machine.
     powered_off: bool,
 }
 
+impl FakeMachine {
+    /// Whether the fastpath may switch to space `number` (as an ASID roll-over would retire
+    /// a space's ASID): a new epoch.
+    fn set_slow(&mut self, number: u64, slow: bool) {
+        self.slow_spaces.retain(|&space| space != number);
+        if slow {
+            self.slow_spaces.push(number);
+        }
+        self.epoch += 1;
+    }
+}
+
 #[derive(Default, Debug)]
-struct FakeSpace {
+pub(super) struct FakeSpace {
     /// The creation number: what the fastpath "loads" to switch to it.
     number: u64,
     pages: BTreeMap<u64, (u64, Rights)>,
@@ -182,6 +197,10 @@ impl Machine for FakeMachine {
     fn fast_switch_value(&self, space: &FakeSpace) -> Option<u64> {
         (!self.slow_spaces.contains(&space.number)).then_some(space.number)
     }
+
+    fn switch_epoch(&self) -> u64 {
+        self.epoch
+    }
 }
 
 const UTCB_AREA: u64 = 0x7000_0000;
@@ -236,7 +255,7 @@ fn id(kernel: &Kernel<FakeMachine>, slot: ThreadSlot) -> ThreadId {
 
 /// Make `slot` the running thread (as if the scheduler had picked it).
 fn run(kernel: &mut Kernel<FakeMachine>, slot: ThreadSlot) {
-    if let Some(current) = kernel.current
+    if let Some(current) = kernel.current()
         && current != slot
         && kernel.thread(current).unwrap().state == ThreadState::Ready
     {
@@ -248,7 +267,7 @@ fn run(kernel: &mut Kernel<FakeMachine>, slot: ThreadSlot) {
         "only a ready thread can run"
     );
     kernel.scheduler.make_blocked(slot);
-    kernel.current = Some(slot);
+    kernel.set_current(Some(slot));
 }
 
 /// `slot` executes `svc #1` with these ipc arguments.

@@ -10,7 +10,10 @@ use super::*;
 fn snapshot(kernel: &Kernel<FakeMachine>) -> String {
     format!(
         "{:?}\n{:?}\n{:?}\n{:?}",
-        kernel.threads, kernel.current, kernel.scheduler, kernel.timeouts
+        kernel.threads,
+        kernel.current(),
+        kernel.scheduler,
+        kernel.timeouts
     )
 }
 
@@ -164,10 +167,10 @@ fn a_destination_whose_space_needs_a_full_switch_or_a_busier_scheduler_takes_the
     let server = id(&fast, sigma0);
     ipc_on_both(&mut fast, &mut general, sigma0, open_wait());
     let sigma0_space = fast.space_of(sigma0).unwrap().number;
-    fast.machine.slow_spaces.push(sigma0_space);
+    fast.machine.set_slow(sigma0_space, true);
     let call = IpcArguments::call(server, tag(1, 0, 0), [0; 7]);
     assert!(!ipc_on_both(&mut fast, &mut general, root, call));
-    fast.machine.slow_spaces.clear();
+    fast.machine.set_slow(sigma0_space, false);
 
     // A ready thread above the server's priority: the scheduler must choose.
     let (mut fast, sigma0, root) = boot();
@@ -298,4 +301,28 @@ fn random_ipc_between_many_threads_matches_the_general_path_state_for_state() {
         declined > 1_000,
         "the general path ran only {declined} times"
     );
+}
+
+#[test]
+fn a_remembered_switch_value_is_used_only_in_its_epoch() {
+    let (mut fast, sigma0, root) = boot();
+    let (mut general, _, _) = boot();
+    let server = id(&fast, sigma0);
+    let client = id(&fast, root);
+    let call = IpcArguments::call(server, tag(1, 1, 0), [3; 7]);
+    let reply = IpcArguments::reply_and_wait(client, tag(0, 1, 0), [4; 7]);
+    ipc_on_both(&mut fast, &mut general, sigma0, open_wait());
+    // The first call remembers the server's switch value, the reply the client's.
+    assert!(ipc_on_both(&mut fast, &mut general, root, call));
+    assert!(ipc_on_both(&mut fast, &mut general, sigma0, reply));
+    // A new epoch in which the server's space needs a full switch: the remembered value
+    // must not be used. The client's space is unaffected.
+    let sigma0_space = fast.space_of(sigma0).unwrap().number;
+    fast.machine.set_slow(sigma0_space, true);
+    assert!(!ipc_on_both(&mut fast, &mut general, root, call));
+    assert!(ipc_on_both(&mut fast, &mut general, sigma0, reply));
+    // And in the next epoch, when the space can be switched to again, the fastpath takes
+    // the call once more.
+    fast.machine.set_slow(sigma0_space, false);
+    assert!(ipc_on_both(&mut fast, &mut general, root, call));
 }
