@@ -266,5 +266,6 @@ fn kcore_ipc(machine: &Machine<'static>) -> Result<(), &'static str> {
         kprintln!("ktest: started the fuzzer as {fuzzer}");
     }
     kernel.schedule();
+    crate::system::audit_invariants();
     crate::system::start(kernel)
 }

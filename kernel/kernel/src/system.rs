@@ -10,7 +10,7 @@
 //! core before deciding who runs. One kernel stack, events run to completion
 //! (docs/design/kernel-core.md).
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use aarch64::exception::{ExceptionClass, FaultStatus, Syndrome};
 use alloc::boxed::Box;
@@ -21,6 +21,10 @@ use crate::machine::HardwareMachine;
 use crate::{arch, interrupts, timer};
 
 static SYSTEM: SpinMutex<Option<Kernel<HardwareMachine>>> = SpinMutex::new(None);
+/// The kernel inside [`SYSTEM`], for the IPC fastpath, which runs without the lock: set once
+/// by [`start`] (the kernel never leaves `SYSTEM` and a static does not move), null before.
+pub(crate) static FASTPATH_KERNEL: AtomicPtr<Kernel<HardwareMachine>> =
+    AtomicPtr::new(core::ptr::null_mut());
 static RUNNING: AtomicBool = AtomicBool::new(false);
 /// Ticks already handed to the kernel core.
 static TICKS_FED: AtomicU64 = AtomicU64::new(0);
@@ -28,6 +32,32 @@ static TICKS_FED: AtomicU64 = AtomicU64::new(0);
 static PENDING_LINES: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
 /// Whether any bit of [`PENDING_LINES`] may be set: spares the common entry the scan.
 static ANY_LINE_PENDING: AtomicBool = AtomicBool::new(false);
+/// Test images: check the kernel core's invariants after every event the general path
+/// handles ([`audit_invariants`]).
+static AUDIT: AtomicBool = AtomicBool::new(false);
+
+/// Test images: from now on, check the kernel core's invariants (`Kernel::check_invariants`)
+/// at every entry to the general path, and end the run with `KTEST FAIL` when one is broken.
+/// The asm fastpath runs unchecked, but what it changed is checked at the next such entry
+/// (every timer tick is one), so a state it got wrong cannot go unnoticed for long.
+#[cfg_attr(
+    not(feature = "ktest"),
+    allow(dead_code, reason = "only the test scenarios audit")
+)]
+pub fn audit_invariants() {
+    AUDIT.store(true, Ordering::Relaxed);
+}
+
+/// [`audit_invariants`]' check.
+fn audit(kernel: &Kernel<HardwareMachine>, when: &str) {
+    if cfg!(feature = "ktest")
+        && AUDIT.load(Ordering::Relaxed)
+        && let Err(broken) = kernel.check_invariants()
+    {
+        kprintln!("KTEST FAIL kernel-core: {when}: {broken}");
+        crate::psci::system_off();
+    }
+}
 
 /// Whether EL0 exceptions belong to the kernel core (rather than the test scaffolding).
 pub fn is_running() -> bool {
@@ -38,7 +68,11 @@ pub fn is_running() -> bool {
 pub fn start(kernel: Kernel<HardwareMachine>) -> ! {
     TICKS_FED.store(timer::ticks(), Ordering::Relaxed);
     interrupts::forward_unclaimed_to(user_line_fired);
-    *SYSTEM.lock() = Some(kernel);
+    {
+        let mut system = SYSTEM.lock();
+        let kernel = system.insert(kernel);
+        FASTPATH_KERNEL.store(kernel, Ordering::Release);
+    }
     RUNNING.store(true, Ordering::Release);
     resume()
 }
@@ -65,7 +99,9 @@ pub fn from_user(synchronous: bool, esr: u64, far: u64) -> ! {
         interrupts::dispatch();
     }
     if synchronous && let Some(kernel) = SYSTEM.lock().as_mut() {
+        audit(kernel, "on entry");
         synchronous_event(kernel, esr, far);
+        audit(kernel, "after the event");
     }
     resume()
 }
@@ -82,12 +118,15 @@ extern "C" fn ipc_fastpath() -> *const UserContext {
         !SYSTEM.is_locked(),
         "the kernel lock is held on entry from EL0"
     );
-    // SAFETY: the lock is free and cannot be taken while this runs (one CPU, IRQs masked since
-    // the exception, and nothing here takes it), so this is the only reference to the kernel
-    // until the function returns.
-    let Some(kernel) = (unsafe { &mut *SYSTEM.as_mut_ptr() }).as_mut() else {
+    let kernel = FASTPATH_KERNEL.load(Ordering::Relaxed);
+    if kernel.is_null() {
         return core::ptr::null();
-    };
+    }
+    // SAFETY: `kernel` is the kernel in SYSTEM (set by `start`, never moved or dropped). The
+    // lock is free and cannot be taken while this runs (one CPU, IRQs masked since the
+    // exception, and nothing here takes it), so this is the only reference to the kernel
+    // until the function returns.
+    let kernel = unsafe { &mut *kernel };
     match kernel.ipc_fastpath() {
         Some(switch) => {
             arch::user::switch_user_thread(switch.space, switch.utcb);
@@ -216,6 +255,7 @@ pub fn resume() -> ! {
             let mut guard = SYSTEM.lock();
             let kernel = guard.as_mut()?;
             feed_events(kernel);
+            audit(kernel, "after ticks and interrupts");
             let current = kernel.current()?;
             kernel.space_mut(current)?.user_space().activate();
             arch::user::set_fp_access(kernel.fp_owner() == Some(current));

@@ -11,7 +11,9 @@ use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use crate::layout::KERNEL_VIRTUAL_BASE;
 use aarch64::trap_frame;
-use kcore::kernel::UserContext;
+use kcore::kernel::{FastpathLayout, Kernel, UserContext};
+
+use crate::machine::HardwareMachine;
 
 pub mod user;
 
@@ -91,17 +93,60 @@ const _: () = assert!(core::mem::align_of::<UserContext>() == 16);
 /// instruction), ISS = the immediate. The entry compares the whole register with it.
 const SVC_IPC_ESR: u64 = (0x15 << 26) | (1 << 25) | abi::call::Call::Ipc.number() as u64;
 
+/// Where the fastpath's asm finds the kernel's and the TCBs' fields (kcore computes them).
+const FASTPATH: FastpathLayout = Kernel::<HardwareMachine>::FASTPATH_LAYOUT;
+
+// What fastpath.s assumes beyond the layout: the ID encodings it tests with `ccmn #1` and
+// `xzr`, the receive timeout it tests with `cmn w, #1`, the error register it clears, and
+// offsets its load and store pairs can encode (a multiple of 8 up to 504).
+const _: () = {
+    assert!(abi::ThreadId::ANY.raw() == u64::MAX && abi::ThreadId::NIL.raw() == 0);
+    assert!(abi::timeout::Timeout::NEVER.raw() == u32::MAX);
+    assert!(abi::call::ERROR_REGISTER == 9);
+    assert!(FASTPATH.thread_switch.is_multiple_of(8) && FASTPATH.thread_switch <= 504);
+    assert!(FASTPATH.kernel_highest_ready < 8192);
+};
+
 global_asm!(
     include_str!("vectors.s"),
+    include_str!("fastpath.s"),
     FRAME_SIZE = const trap_frame::TRAP_FRAME_SIZE,
     OFFSET_X30 = const OFFSET_X30,
     OFFSET_ELR = const trap_frame::OFFSET_ELR,
     OFFSET_ESR = const trap_frame::OFFSET_ESR,
     CONTEXT_X30 = const CONTEXT_X30,
+    CONTEXT_X8 = const core::mem::offset_of!(UserContext, x) + 8 * 8,
     CONTEXT_PC = const core::mem::offset_of!(UserContext, pc),
     CONTEXT_TLS = const core::mem::offset_of!(UserContext, tls),
     SVC_IPC_ESR_HIGH = const SVC_IPC_ESR >> 16,
     SVC_IPC_ESR_LOW = const SVC_IPC_ESR & 0xFFFF,
+    SLOW_TAG_BITS = const kcore::kernel::SLOW_TAG_BITS,
+    FASTPATH_KERNEL = sym crate::system::FASTPATH_KERNEL,
+    ASID_GENERATION = sym crate::user_space::ASID_GENERATION,
+    K_ID_CACHE = const FASTPATH.kernel_id_cache,
+    K_HIGHEST_READY = const FASTPATH.kernel_highest_ready,
+    K_CURRENT_TCB = const FASTPATH.kernel_current_tcb,
+    K_CURRENT_SLOT = const FASTPATH.kernel_current_slot,
+    K_FP_OWNER_TCB = const FASTPATH.kernel_fp_owner_tcb,
+    ID_SHIFT_A = const FASTPATH.id_cache_shifts.0,
+    ID_SHIFT_B = const FASTPATH.id_cache_shifts.1,
+    ID_CACHE_MASK = const FASTPATH.id_cache_entries - 1,
+    TASK_SHIFT = const abi::ThreadId::TASK_SHIFT,
+    T_ID = const FASTPATH.thread_id,
+    T_FAST_SENDER = const FASTPATH.thread_fast_sender,
+    T_CLAN_CHIEF = const FASTPATH.thread_clan_chief,
+    T_PRIORITY = const FASTPATH.thread_priority,
+    T_SWITCH = const FASTPATH.thread_switch,
+    T_SLOT = const FASTPATH.thread_slot,
+    T_STATE = const FASTPATH.thread_state,
+    T_STATE_SLOT = const FASTPATH.thread_state + FASTPATH.state_receiving_slot,
+    T_QUEUED_SENDERS = const FASTPATH.thread_queued_senders,
+    T_UTCB = const FASTPATH.thread_utcb,
+    STATE_READY = const FASTPATH.state_ready,
+    STATE_RECEIVING_FROM_ANY = const FASTPATH.state_receiving_from_any,
+    STATE_RECEIVING_FROM_THREAD_BIT = const FASTPATH.state_receiving_from_thread_bit,
+    FPEN_TRAP_EL0 = const user::FPEN_TRAP_EL0,
+    FPEN_NO_TRAP = const user::FPEN_NO_TRAP,
 );
 
 unsafe extern "C" {

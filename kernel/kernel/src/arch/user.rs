@@ -293,8 +293,8 @@ pub fn loaded_user_tables() -> (u64, u16) {
 }
 
 /// CPACR_EL1.FPEN: FP/SIMD instructions at EL0 trap (0b01; EL1 never traps), or run (0b11).
-const FPEN_TRAP_EL0: u64 = 0b01 << 20;
-const FPEN_NO_TRAP: u64 = 0b11 << 20;
+pub(crate) const FPEN_TRAP_EL0: u64 = 0b01 << 20;
+pub(crate) const FPEN_NO_TRAP: u64 = 0b11 << 20;
 
 /// Whether the running thread may use the FP unit without a trap: yes when it owns the
 /// registers in it (lazy switching: `system.rs`). EL1 never traps, so the kernel can always

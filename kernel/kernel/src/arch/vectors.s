@@ -8,15 +8,15 @@
 //
 // Exceptions from EL0 save the user registers straight into the running thread's context
 // (kcore::kernel::UserContext), as seL4 does: while EL0 runs, SP_EL1 points at that context,
-// so the entry needs no copy and no look-up. `restore_context` is the only way to EL0: it
-// points SP_EL1 at the context it restores. After the save the entry moves SP_EL1 to the
+// so the entry needs no copy and no look-up. `restore_context` and the fastpath's exit
+// (fastpath.s) are the only ways to EL0: both point SP_EL1 at the context they restore. After the save the entry moves SP_EL1 to the
 // top of the kernel stack, which TPIDR_EL1 holds (set once at boot: `set_kernel_stack_top`);
 // nothing on the kernel stack survives a return to EL0 (docs/design/kernel-core.md).
 //
-// A synchronous exception whose ESR_EL1 says `svc #1` (ipc) first tries `ipc_fastpath` in
-// Rust; it returns the receiver's context to restore, or 0, and then the general path
-// `handle_el0_exception(context, kind, esr, far)` runs, which never returns here: it ends in
-// `restore_context` of whichever thread runs next.
+// A synchronous exception whose ESR_EL1 says `svc #1` (ipc) first goes to the IPC fastpath
+// (fastpath.s), which returns to EL0 itself or comes back to el0_synchronous_general; then
+// the general path `handle_el0_exception(context, kind, esr, far)` runs, which never returns
+// here: it ends in `restore_context` of whichever thread runs next.
 
 .macro VECTOR kind
     .balign 0x80
@@ -90,50 +90,18 @@ el0_synchronous:
     movz    x3, #{SVC_IPC_ESR_HIGH}, lsl #16
     movk    x3, #{SVC_IPC_ESR_LOW}
     cmp     x2, x3
-    b.ne    1f
-    bl      ipc_fastpath
-    cbnz    x0, fastpath_exit
-1:  mov     x1, #8
-    b       2f
+    b.eq    ipc_fast                            // fastpath.s
+el0_synchronous_general:
+    mov     x1, #8
+    b       1f
 el0_other:
     SAVE_CONTEXT
-2:  mov     x0, x19
+1:  mov     x0, x19
     mrs     x2, esr_el1
     mrs     x3, far_el1
     bl      handle_el0_exception
     // handle_el0_exception never returns.
     brk     #0
-
-// The fastpath's way back to EL0. x0: the receiver's context; x19: the sender's context
-// (SAVE_CONTEXT put it there and Rust preserves x19), whose x0..x7 are the message, the
-// receiver's x0..x7 (kcore::kernel::FastSwitch). Everything else comes from the receiver's
-// context, as in restore_context; IRQs are still masked from the exception entry.
-fastpath_exit:
-    mov     sp, x0
-    ldp     x2, x3, [sp, #{CONTEXT_PC}]
-    and     x3, x3, #0xf0000000
-    msr     elr_el1, x2
-    msr     spsr_el1, x3
-    ldp     x30, x2, [sp, #{CONTEXT_X30}]
-    msr     sp_el0, x2
-    ldr     x2, [sp, #{CONTEXT_TLS}]
-    msr     tpidr_el0, x2
-    ldp     x8, x9, [sp, #16 * 4]
-    ldp     x10, x11, [sp, #16 * 5]
-    ldp     x12, x13, [sp, #16 * 6]
-    ldp     x14, x15, [sp, #16 * 7]
-    ldp     x16, x17, [sp, #16 * 8]
-    ldp     x20, x21, [sp, #16 * 10]
-    ldp     x22, x23, [sp, #16 * 11]
-    ldp     x24, x25, [sp, #16 * 12]
-    ldp     x26, x27, [sp, #16 * 13]
-    ldp     x28, x29, [sp, #16 * 14]
-    ldp     x0, x1, [x19, #16 * 0]
-    ldp     x2, x3, [x19, #16 * 1]
-    ldp     x4, x5, [x19, #16 * 2]
-    ldp     x6, x7, [x19, #16 * 3]
-    ldp     x18, x19, [sp, #16 * 9]
-    eret
 
 // restore_context(context: *const UserContext) -> !
 //
