@@ -71,6 +71,8 @@ impl Activation {
 #[derive(Debug)]
 pub struct AsidAllocator {
     bits: u8,
+    /// The highest number handed out: `2^bits - 1`, or less to force roll-overs in tests.
+    limit: u16,
     generation: u64,
     used: Vec<u64>,
     /// Where the search for a free number starts (next-fit, so numbers go round before reuse).
@@ -86,20 +88,49 @@ impl AsidAllocator {
     /// An allocator for `bits`-wide ASIDs (ID_AA64MMFR0_EL1.ASIDBits: 8 or 16). Any other
     /// width is treated as 8, which every aarch64 CPU supports.
     pub fn new(bits: u8) -> Self {
+        Self::with_limit(bits, u16::MAX)
+    }
+
+    /// The same, but handing out only the numbers 1..=`limit` (at least 1..=2, at most the
+    /// width allows): a test that wants roll-overs with a handful of address spaces.
+    pub fn with_limit(bits: u8, limit: u16) -> Self {
         let bits = if bits == 16 { 16 } else { 8 };
         let numbers = 1usize << bits;
-        let mut used = vec![0u64; numbers / 64];
-        if let Some(first) = used.first_mut() {
-            *first = 1;
-        }
-        Self {
+        let limit = u16::try_from(numbers - 1)
+            .unwrap_or(u16::MAX)
+            .min(limit.max(2));
+        let mut allocator = Self {
             bits,
+            limit,
             generation: 1,
-            used,
+            used: vec![0u64; numbers / 64],
             next: 1,
             active: None,
             reserved: None,
+        };
+        allocator.clear_used();
+        allocator
+    }
+
+    /// The highest number this allocator hands out.
+    pub fn limit(&self) -> u16 {
+        self.limit
+    }
+
+    /// Every number free but 0 and those beyond the limit.
+    fn clear_used(&mut self) {
+        let limit = usize::from(self.limit);
+        for (index, word) in self.used.iter_mut().enumerate() {
+            let first = index * 64;
+            *word = if first > limit {
+                u64::MAX
+            } else if limit - first >= 63 {
+                0
+            } else {
+                u64::MAX << (limit - first + 1)
+            };
         }
+        self.set_used(0, true);
     }
 
     /// The ASID width in bits actually used (8 or 16).
@@ -151,7 +182,8 @@ impl AsidAllocator {
                 self.next = value.wrapping_add(1);
                 self.hand_out(current, value, Activation::RolledOver)
             }
-            // Unreachable: a fresh generation has at least 254 free numbers.
+            // Unreachable: a fresh generation has at least one free number (at least two
+            // are handed out, and only one is reserved).
             None => Activation::RolledOver(0),
         }
     }
@@ -201,8 +233,7 @@ impl AsidAllocator {
     /// Starts a new generation: every number is free again except 0 and the running space's.
     fn roll_over(&mut self) {
         self.generation = self.generation.wrapping_add(1);
-        self.used.fill(0);
-        self.set_used(0, true);
+        self.clear_used();
         self.reserved = self.active.take();
         if let Some(reserved) = self.reserved {
             self.set_used(reserved.value, true);
@@ -303,6 +334,26 @@ mod tests {
         assert_eq!(allocator.activate(&mut first), Activation::Valid(value));
         assert_eq!(allocator.activate(&mut first), Activation::Valid(value));
         assert!(!allocator.activate(&mut first).needs_full_flush());
+    }
+
+    #[test]
+    fn a_limit_forces_roll_overs_and_is_never_exceeded() {
+        let mut allocator = AsidAllocator::with_limit(16, 3);
+        assert_eq!(allocator.limit(), 3);
+        let mut spaces = [None; 5];
+        let mut roll_overs = 0;
+        for round in 0..50 {
+            let space = &mut spaces[round % 5];
+            let activation = allocator.activate(space);
+            assert!((1..=3).contains(&activation.value()), "{activation:?}");
+            roll_overs += usize::from(activation.needs_full_flush());
+            assert_distinct_in_generation(&spaces, allocator.generation());
+        }
+        assert!(roll_overs >= 10, "only {roll_overs} roll-overs");
+        assert_eq!(AsidAllocator::with_limit(8, 0).limit(), 2);
+        assert_eq!(AsidAllocator::with_limit(8, 1000).limit(), 255);
+        assert_eq!(AsidAllocator::with_limit(16, 64).limit(), 64);
+        assert_eq!(AsidAllocator::with_limit(16, 63).limit(), 63);
     }
 
     #[test]

@@ -432,6 +432,12 @@ impl Write for BankList {
 /// Test images: run the scenario named by `ktest=`, which ends the run itself.
 #[cfg(feature = "ktest")]
 fn run_test_scenario(machine: &'static Machine<'static>, facts: &BootFacts) {
+    if let Some(limit) = boot_argument(machine.bootargs, "ktest.asids") {
+        match limit.parse() {
+            Ok(limit) => crate::user_space::limit_asids(limit),
+            Err(_) => kprintln!("ktest: ignoring ktest.asids={limit}: not a number"),
+        }
+    }
     if let Some(scenario) = boot_argument(machine.bootargs, "ktest") {
         crate::ktest::run(scenario, machine, facts);
     }

@@ -284,6 +284,10 @@ fn idle_once() {
             .as_ref()
             .is_some_and(|kernel| kernel.is_quiescent());
         if finished {
+            kprintln!(
+                "ktest: ASID generation {}",
+                crate::user_space::asid_generation()
+            );
             kprintln!("ktest: no thread can run any more");
             crate::psci::system_off();
         }

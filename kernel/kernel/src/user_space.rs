@@ -38,7 +38,7 @@
 )]
 
 use core::fmt;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use aarch64::page_table::{
     self, Access, Attributes, BlockPolicy, Execute, Level, MapError, MemoryType, PAGE_SIZE,
@@ -266,6 +266,23 @@ fn with_shared<T>(body: impl FnOnce(&mut Shared) -> T) -> T {
     arch::with_interrupts_masked(|| body(&mut SHARED.lock()))
 }
 
+/// The highest ASID handed out (test images: `ktest.asids=N`, to force roll-overs).
+static ASID_LIMIT: AtomicU16 = AtomicU16::new(u16::MAX);
+
+/// Test images: hand out only ASIDs 1..=`limit` (at least 2), so that a few address spaces
+/// roll the ASIDs over again and again. Must come before the first address space is made.
+#[cfg_attr(
+    not(feature = "ktest"),
+    allow(dead_code, reason = "only test images limit the ASIDs")
+)]
+pub fn limit_asids(limit: u16) {
+    ASID_LIMIT.store(limit, Ordering::Relaxed);
+}
+
+fn new_asid_allocator() -> AsidAllocator {
+    AsidAllocator::with_limit(asid_bits(), ASID_LIMIT.load(Ordering::Relaxed))
+}
+
 /// The ASID width the CPU implements (ID_AA64MMFR0_EL1.ASIDBits).
 pub fn asid_bits() -> u8 {
     match ID_AA64MMFR0_EL1.read_as_enum(ID_AA64MMFR0_EL1::ASIDBits) {
@@ -283,7 +300,7 @@ pub fn initialise() -> Result<(), Error> {
             shared.empty_root = Some(FrameTables.allocate_table().ok_or(Error::OutOfMemory)?);
         }
         if shared.asids.is_none() {
-            shared.asids = Some(AsidAllocator::new(asid_bits()));
+            shared.asids = Some(new_asid_allocator());
         }
         Ok(())
     })
@@ -449,9 +466,7 @@ impl UserSpace {
     pub fn activate(&mut self) -> Activation {
         with_shared(|shared| {
             let running = shared.active().map(|(_, value)| value);
-            let asids = shared
-                .asids
-                .get_or_insert_with(|| AsidAllocator::new(asid_bits()));
+            let asids = shared.asids.get_or_insert_with(new_asid_allocator);
             // Whatever TTBR0 holds was loaded with an ASID of the current generation (a
             // roll-over happens only here, and loads the new space right after).
             let generation = asids.generation();

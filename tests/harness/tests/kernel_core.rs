@@ -10,10 +10,13 @@ use harness::{GicVersion, Machine, Until, image_path, run};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn kcore_ipc(machine: Machine) {
+/// Runs the scenario, checks every task's verdict, and returns the run for more checks. The
+/// test image checks the kernel's invariants at every general-path entry (KTEST FAIL if one
+/// breaks), so the IPC fastpath's state changes are checked too.
+fn kcore_ipc(machine: Machine, bootargs: &str) -> harness::Run {
     let machine = machine
         .with_initrd(image_path("test-initrd.cpio"))
-        .with_bootargs("ktest=kcore-ipc");
+        .with_bootargs(format!("ktest=kcore-ipc {bootargs}"));
     let run = run(&machine, Until::Exit, TIMEOUT).expect("QEMU starts");
     // The three tasks share the CPU by time slices, so only each task's own lines have an
     // order; the kernel's last line comes after all of them.
@@ -45,11 +48,12 @@ fn kcore_ipc(machine: Machine) {
     run.assert_not_contains("panic");
     run.assert_not_contains("KERNEL FAULT");
     run.assert_exited_cleanly();
+    run
 }
 
 #[test]
 fn two_user_tasks_call_each_other_and_one_pages_the_other() {
-    kcore_ipc(Machine::new(image_path("kernel-test.bin")));
+    kcore_ipc(Machine::new(image_path("kernel-test.bin")), "");
 }
 
 #[test]
@@ -58,5 +62,21 @@ fn the_kernel_core_runs_user_tasks_on_gicv3_entered_at_el2() {
         Machine::new(image_path("kernel-test.bin"))
             .with_gic(GicVersion::V3)
             .at_el2(),
+        "",
     );
+}
+
+/// With two ASIDs for three tasks, almost every switch rolls the ASIDs over: the general
+/// path's activations and the fastpath's remembered TTBR0 values (valid for one generation)
+/// must still put every task in its own space.
+#[test]
+fn the_same_run_with_asids_rolling_over_all_the_time() {
+    let run = kcore_ipc(Machine::new(image_path("kernel-test.bin")), "ktest.asids=2");
+    let line = run.assert_line_matching(|line| line.starts_with("ktest: ASID generation "));
+    let generation: u64 = line
+        .trim_start_matches("ktest: ASID generation ")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no generation in {line:?}"));
+    assert!(generation >= 10, "only {generation} ASID generations");
 }
