@@ -165,6 +165,8 @@ pub fn start(
                 "starting sigma0 ({sigma0}, {} MiB) and the root task ({root})",
                 given >> 20
             );
+            // V2: the root task owns every task number nobody has used yet.
+            kernel.give_unused_task_numbers_to(ThreadId::ROOT_TASK.task());
             kernel.schedule();
             system::start(kernel)
         }

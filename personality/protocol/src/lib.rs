@@ -259,6 +259,18 @@ pub mod boot {
     pub const SERVER_CONFIGURATION_WORDS: usize = 6;
     /// The server asks the root task to turn the machine off (init exited, or `poweroff`).
     pub const POWER_OFF_LABEL: u16 = 0x5C11;
+    /// The server asks the root task for a task number, MR1 (docs/kernel-api.md: the root
+    /// task owns every number at boot; only the owner of an inactive number may create a
+    /// task with it). The root task hands the number over with task_new and answers with
+    /// [`TASK_NUMBER_ANSWER_LABEL`], MR1 = task_new's error code (0: the server owns it now).
+    /// Only numbers of [`PROCESS_TASKS`] are handed out. A number the server deleted a task
+    /// of is the server's already: it asks once per number.
+    pub const TASK_NUMBER_REQUEST_LABEL: u16 = 0x5C13;
+    /// The answer to [`TASK_NUMBER_REQUEST_LABEL`].
+    pub const TASK_NUMBER_ANSWER_LABEL: u16 = 0x5C14;
+    /// The task numbers of client processes: process `pid` is task `PROCESS_TASKS.start() +
+    /// pid` (pids are below Linux's `pid_max`, 32768).
+    pub const PROCESS_TASKS: core::ops::RangeInclusive<u16> = 1000..=1000 + 32767;
     /// Where the root task maps the initrd into the server: read-only, at the same offsets.
     pub const SERVER_INITRD: u64 = 0x4000_0000_0000;
     /// The server's anonymous memory (heap, frames for clients, stacks): the root task backs

@@ -1,11 +1,13 @@
 //! The root task's behaviour; built only for the bare-metal target (see main.rs).
 
 use abi::call::ipc::{IpcArguments, ReceiveSpecifier};
+use abi::call::task_new::{TaskDeletion, TaskNewArguments};
 use abi::{Fpage, MessageTag, Rights, ThreadId, Timeouts};
 use libl4::debug_println;
 use protocol::SystemCallPath;
 use protocol::boot::{
-    POWER_OFF_LABEL, SERVER_CONFIGURATION_LABEL, SERVER_INITRD, SERVER_MEMORY, SERVER_MEMORY_SIZE,
+    POWER_OFF_LABEL, PROCESS_TASKS, SERVER_CONFIGURATION_LABEL, SERVER_INITRD, SERVER_MEMORY,
+    SERVER_MEMORY_SIZE, TASK_NUMBER_ANSWER_LABEL, TASK_NUMBER_REQUEST_LABEL,
 };
 
 use crate::children::{Children, Region};
@@ -203,6 +205,9 @@ fn serve(children: &mut Children, plan: Plan) -> ! {
                 CONFIGURATION_REQUEST_LABEL if Some(message.from) == plan.server => {
                     server_configuration(plan)
                 }
+                TASK_NUMBER_REQUEST_LABEL if Some(message.from) == plan.server => {
+                    hand_over_task_number(message.from, message.words[0])
+                }
                 POWER_OFF_LABEL if Some(message.from) == plan.server => {
                     debug_println!("roottask: the OS server asks to power off");
                     // SAFETY: system_power_off changes no memory; it does not return.
@@ -251,6 +256,37 @@ fn console_configuration(plan: Plan) -> Option<IpcArguments> {
         driver,
         console_api::Configuration::TAG,
         words,
+    ))
+}
+
+/// The server asks for task number `number` for a process (`protocol::boot`): if it is one
+/// of the processes' numbers, hand it over with task_new (which fails unless the root task
+/// still owns it), and answer with task_new's error code.
+fn hand_over_task_number(server: ThreadId, number: u64) -> Option<IpcArguments> {
+    let task = u16::try_from(number)
+        .ok()
+        .filter(|task| PROCESS_TASKS.contains(task))
+        .and_then(|task| ThreadId::new(task, 0, 1).ok());
+    let code = match task {
+        Some(task) => {
+            let arguments = TaskNewArguments::Delete(TaskDeletion {
+                task,
+                new_owner: server,
+            });
+            // SAFETY: handing over an inactive task number changes nothing of the root task.
+            let results = unsafe { libl4::raw::task_new(&arguments.encode()) };
+            results[abi::call::ERROR_REGISTER]
+        }
+        None => {
+            debug_println!("roottask: the OS server asked for task number {number}: refused");
+            abi::error::CallError::InvalidArgument.code()
+        }
+    };
+    let tag = MessageTag::new(TASK_NUMBER_ANSWER_LABEL, 1, 0).ok()?;
+    Some(IpcArguments::reply_and_wait(
+        server,
+        tag,
+        [code, 0, 0, 0, 0, 0, 0],
     ))
 }
 

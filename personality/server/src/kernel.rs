@@ -6,7 +6,7 @@
 //! task_new ([`Processes`]); returning to user mode becomes an answer to a waiting client;
 //! the console is a driver task reached by ipc; the clock is the virtual counter.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use abi::call::fpage_unmap::{FpageUnmapArguments, UnmapScope};
@@ -17,7 +17,7 @@ use oscore::memory::{Frames, Mapping, PAGE_SIZE};
 use oscore::process::Pid;
 
 /// A client process's task: `PROCESS_TASK_BASE + pid`, thread 0.
-pub const PROCESS_TASK_BASE: u16 = 1000;
+pub const PROCESS_TASK_BASE: u16 = *protocol::boot::PROCESS_TASKS.start();
 
 /// Converts the server's page rights into flexpage rights.
 fn fpage_rights(rights: oscore::memory::Rights) -> Rights {
@@ -115,12 +115,15 @@ pub struct Processes {
     versions: BTreeMap<u16, u32>,
     /// Running processes: pid → thread 0 of the task.
     threads: BTreeMap<Pid, ThreadId>,
+    /// Inactive task numbers the server owns (it deleted their tasks); any other number it
+    /// first asks the root task for, which owns them all at boot.
+    owned: BTreeSet<u16>,
 }
 
 /// Why a process could not be started.
 #[derive(Clone, Copy, Debug)]
 pub enum StartError {
-    /// The pid has no task number.
+    /// The pid has no task number, or the root task did not hand it over.
     NoTaskNumber,
     /// The kernel refused (error code).
     Kernel(u64),
@@ -155,6 +158,10 @@ impl Processes {
             .get(&task)
             .map_or(1, |&old| ThreadId::next_version(old));
         let thread = ThreadId::new(task, 0, version).map_err(|_| StartError::NoTaskNumber)?;
+        if !self.owned.contains(&task) {
+            request_task_number(task)?;
+            self.owned.insert(task);
+        }
         let utcb_area = Fpage::new(
             protocol::layout::UTCB_AREA,
             protocol::layout::UTCB_AREA_SIZE_LOG2,
@@ -178,6 +185,7 @@ impl Processes {
         if error != 0 {
             return Err(StartError::Kernel(error));
         }
+        self.owned.remove(&task);
         self.versions.insert(task, version);
         self.threads.insert(pid, thread);
         Ok(thread)
@@ -195,7 +203,26 @@ impl Processes {
         // SAFETY: task_new deletes a client task of the server's clan; nothing of the server's
         // own memory changes (mappings the client got from the server are removed in the
         // client only).
-        unsafe { libl4::raw::task_new(&deletion.encode()) };
+        let results = unsafe { libl4::raw::task_new(&deletion.encode()) };
+        if results[abi::call::ERROR_REGISTER] == 0 {
+            // The deleter owns the number now.
+            self.owned.insert(thread.task());
+        }
+    }
+}
+
+/// Ask the root task (the server's pager) to hand task number `task` to the server.
+fn request_task_number(task: u16) -> Result<(), StartError> {
+    let answer = libl4::call(
+        pager(),
+        protocol::boot::TASK_NUMBER_REQUEST_LABEL,
+        [u64::from(task)],
+    )
+    .map_err(|_| StartError::NoTaskNumber)?;
+    match (answer.tag.label(), answer.words.first()) {
+        (protocol::boot::TASK_NUMBER_ANSWER_LABEL, Some(0)) => Ok(()),
+        (protocol::boot::TASK_NUMBER_ANSWER_LABEL, Some(&code)) => Err(StartError::Kernel(code)),
+        _ => Err(StartError::NoTaskNumber),
     }
 }
 

@@ -15,7 +15,7 @@ fn boots_to_the_root_task(machine: Machine) {
     let machine = machine.with_initrd(image_path("test-initrd.cpio"));
     let run = run(
         &machine,
-        Until::line("hello: running in a task paged by the root task"),
+        Until::line("hello: task_new of a number the root task owns"),
         TIMEOUT,
     )
     .expect("QEMU starts");
@@ -29,6 +29,7 @@ fn boots_to_the_root_task(machine: Machine) {
         "roottask: started hello as 5.0/v1, paging it with memory from sigma0",
         "hello: running in a task paged by the root task",
     ]);
+    run.assert_contains("hello: task_new of a number the root task owns: refused (NotChief)");
     // sigma0 and the root task share the CPU by time slices: sigma0's line has no fixed place.
     run.assert_line_matching(|line| {
         line.contains("sigma0: ") && line.ends_with("MiB of conventional memory to hand out")

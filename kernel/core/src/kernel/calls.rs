@@ -893,12 +893,12 @@ impl<M: Machine> Kernel<M> {
         match arguments {
             TaskNewArguments::Create(creation) => {
                 let task = creation.first_thread.task();
-                let owner = self.inactive_owners.get(&task).copied();
-                if owner.is_some_and(|owner| owner != caller_task) {
-                    return self.fail_call(caller, Call::TaskNew, CallError::NotChief);
-                }
                 if self.tasks.contains_key(&task) {
                     return self.fail_call(caller, Call::TaskNew, CallError::TaskActive);
+                }
+                let owner = self.owner_of_inactive(task);
+                if owner.is_some_and(|owner| owner != caller_task) {
+                    return self.fail_call(caller, Call::TaskNew, CallError::NotChief);
                 }
                 let maximum = self
                     .tasks
@@ -951,8 +951,10 @@ impl<M: Machine> Kernel<M> {
                 let task = deletion.task.task();
                 let new_owner = if deletion.new_owner.is_nil() {
                     caller_task
-                } else {
+                } else if self.lookup(deletion.new_owner).is_some() {
                     deletion.new_owner.task()
+                } else {
+                    return self.fail_call(caller, Call::TaskNew, CallError::InvalidThread);
                 };
                 match self.tasks.get(&task) {
                     Some(existing) => {
@@ -965,11 +967,7 @@ impl<M: Machine> Kernel<M> {
                         self.delete_task(task);
                     }
                     None => {
-                        let owner = self
-                            .inactive_owners
-                            .get(&task)
-                            .copied()
-                            .unwrap_or(caller_task);
+                        let owner = self.owner_of_inactive(task).unwrap_or(caller_task);
                         if owner != caller_task {
                             return self.fail_call(caller, Call::TaskNew, CallError::NotChief);
                         }

@@ -382,9 +382,11 @@ pub struct Kernel<M: Machine> {
     timeouts: Timeouts<ThreadSlot>,
     mapdb: MappingDatabase,
     interrupts: BTreeMap<u16, InterruptLine>,
-    /// Who may create each inactive task number (set when a task is deleted or handed over;
-    /// numbers never used are free for any task to create).
+    /// Who may create each inactive task number (set when a task is deleted or handed over);
     inactive_owners: BTreeMap<u16, u16>,
+    /// and who owns the numbers never used (the root task, once the glue says so; before,
+    /// any task may create them).
+    unused_numbers_owner: Option<u16>,
     /// The running thread (or the one to run next): its TCB's address and its slot
     /// ([`NO_SLOT`] for none). Two fields rather than an `Option<ThreadSlot>` because the
     /// fastpath's asm writes them (`FastpathLayout`); `set_current` keeps them together.
@@ -436,6 +438,7 @@ impl<M: Machine> Kernel<M> {
             mapdb: MappingDatabase::new(),
             interrupts: BTreeMap::new(),
             inactive_owners: BTreeMap::new(),
+            unused_numbers_owner: None,
             current_tcb: None,
             current_slot: NO_SLOT,
             message_buffer: None,
@@ -461,6 +464,23 @@ impl<M: Machine> Kernel<M> {
     /// A thread by slot, mutably (the glue saves and restores contexts through this).
     pub fn thread_mut(&mut self, slot: ThreadSlot) -> Option<&mut Thread> {
         self.threads.get_mut(slot)
+    }
+
+    /// V2's ownership of task numbers: from now on every task number that was never used
+    /// belongs to task `owner` (the root task, at boot). Only the owner of an inactive number
+    /// may create a task with it or hand it to another task; deleting a task makes the
+    /// deleter the owner of its number. Until this is called, any task may use a number that
+    /// was never used (test images that start without a root task).
+    pub fn give_unused_task_numbers_to(&mut self, owner: u16) {
+        self.unused_numbers_owner = Some(owner);
+    }
+
+    /// Who owns inactive task number `task`: `None` if anyone may use it.
+    fn owner_of_inactive(&self, task: u16) -> Option<u16> {
+        self.inactive_owners
+            .get(&task)
+            .copied()
+            .or(self.unused_numbers_owner)
     }
 
     /// Make `current` the thread to resume.

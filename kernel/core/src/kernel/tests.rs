@@ -10,6 +10,7 @@ use std::vec::Vec;
 use abi::call::Call;
 use abi::call::ipc::{IpcArguments, ReceiveSpecifier};
 use abi::call::lthread_ex_regs::{ExchangeControl, LthreadExRegsArguments, RunControl};
+use abi::call::task_new::{TaskCreation, TaskDeletion, TaskNewArguments};
 use abi::error::CallError;
 use abi::message::item::{Acceptor, MapItem, StringItem, TypedItem};
 use abi::message::{Fpage, MessageTag, Rights as FpageRights};
@@ -1499,4 +1500,115 @@ fn a_thread_number_beyond_the_utcb_area_is_refused_and_maps_stay_out_of_the_area
         Err(CreateError::InvalidId),
         "an empty UTCB area"
     );
+}
+
+/// `slot` calls task_new; returns the error code (0: success) and x0.
+fn task_new(
+    kernel: &mut Kernel<FakeMachine>,
+    slot: ThreadSlot,
+    arguments: TaskNewArguments,
+) -> (u64, u64) {
+    run(kernel, slot);
+    let registers = arguments.encode();
+    kernel.thread_mut(slot).unwrap().context.x[..registers.len()].copy_from_slice(&registers);
+    kernel.kernel_call(Call::TaskNew.number(), 0, 0);
+    kernel.check_invariants().unwrap();
+    (error_of(kernel, slot), x(kernel, slot, 0))
+}
+
+fn create(task: u16, version: u32, pager: ThreadId) -> TaskNewArguments {
+    TaskNewArguments::Create(TaskCreation {
+        first_thread: ThreadId::new(task, 0, version).unwrap(),
+        pager,
+        instruction_pointer: 0x40_0000,
+        stack_pointer: 0x80_0000,
+        utcb_area: Fpage::new(UTCB_AREA, 16, FpageRights::NONE).unwrap(),
+        kernel_interface_page: Fpage::NIL,
+        maximum_controlled_priority: 100,
+        exception_handler: ThreadId::NIL,
+    })
+}
+
+fn delete(task: ThreadId, new_owner: ThreadId) -> TaskNewArguments {
+    TaskNewArguments::Delete(TaskDeletion { task, new_owner })
+}
+
+#[test]
+fn task_numbers_belong_to_the_root_task_until_it_hands_them_over() {
+    let (mut kernel, sigma0, root) = boot();
+    kernel.give_unused_task_numbers_to(ROOT);
+    let root_id = id(&kernel, root);
+    let sigma0_id = id(&kernel, sigma0);
+    let not_chief = CallError::NotChief.code();
+    // sigma0 owns no number; the root task owns them all.
+    assert_eq!(
+        task_new(&mut kernel, sigma0, create(10, 1, sigma0_id)).0,
+        not_chief
+    );
+    let (error, child) = task_new(&mut kernel, root, create(10, 1, root_id));
+    assert_eq!(error, 0);
+    let child = ThreadId::from_raw(child);
+    assert_eq!(child.task(), 10);
+    assert_eq!(kernel.tasks.get(&10).unwrap().chief, ROOT);
+    // An active number: TaskActive for anyone.
+    assert_eq!(
+        task_new(&mut kernel, sigma0, create(10, 2, sigma0_id)).0,
+        CallError::TaskActive.code()
+    );
+    // The child owns no numbers either.
+    let child_slot = kernel.lookup(child).unwrap();
+    assert_eq!(
+        task_new(&mut kernel, child_slot, create(11, 1, child)).0,
+        not_chief
+    );
+    // Handing number 11 to the child: only the owner may, and only to a thread that exists.
+    let eleven = ThreadId::new(11, 0, 1).unwrap();
+    assert_eq!(
+        task_new(&mut kernel, sigma0, delete(eleven, sigma0_id)).0,
+        not_chief
+    );
+    let ghost = ThreadId::new(77, 0, 1).unwrap();
+    assert_eq!(
+        task_new(&mut kernel, root, delete(eleven, ghost)).0,
+        CallError::InvalidThread.code()
+    );
+    assert_eq!(task_new(&mut kernel, root, delete(eleven, child)).0, 0);
+    assert_eq!(
+        task_new(&mut kernel, root, create(11, 1, root_id)).0,
+        not_chief
+    );
+    let (error, grandchild) = task_new(&mut kernel, child_slot, create(11, 1, child));
+    assert_eq!(error, 0);
+    assert_eq!(kernel.tasks.get(&11).unwrap().chief, 10);
+    // Deleting a task (its chief only) gives its number to the deleter, and the deleted
+    // clan's numbers too.
+    let grandchild = ThreadId::from_raw(grandchild);
+    assert_eq!(
+        task_new(&mut kernel, root, delete(grandchild, ThreadId::NIL)).0,
+        not_chief
+    );
+    assert_eq!(
+        task_new(&mut kernel, root, delete(child, ThreadId::NIL)).0,
+        0
+    );
+    assert!(kernel.tasks.get(&10).is_none() && kernel.tasks.get(&11).is_none());
+    assert_eq!(
+        task_new(&mut kernel, sigma0, create(10, 2, sigma0_id)).0,
+        not_chief
+    );
+    let (error, again) = task_new(&mut kernel, root, create(10, 2, root_id));
+    assert_eq!(error, 0);
+    assert_ne!(
+        ThreadId::from_raw(again),
+        child,
+        "a re-created task has a new version"
+    );
+}
+
+#[test]
+fn without_an_owner_of_unused_numbers_any_task_may_use_them() {
+    let (mut kernel, sigma0, _root) = boot();
+    let sigma0_id = id(&kernel, sigma0);
+    assert_eq!(task_new(&mut kernel, sigma0, create(12, 1, sigma0_id)).0, 0);
+    assert_eq!(kernel.tasks.get(&12).unwrap().chief, SIGMA0);
 }
