@@ -138,17 +138,13 @@ pub fn give_kernel_interface_page(
     kernel: &mut Kernel<HardwareMachine>,
     thread: ThreadId,
     address: u64,
-    frame: u64,
 ) -> Result<(), LoadError> {
     let slot = kernel
         .lookup(thread)
         .ok_or(LoadError::Create(CreateError::NoSuchTask))?;
-    let space = kernel
-        .space_mut(slot)
-        .ok_or(LoadError::Create(CreateError::NoSuchTask))?;
-    space
-        .map_shared_read_only(address, frame)
-        .map_err(|_| LoadError::OutOfMemory)?;
+    kernel
+        .give_kernel_interface_page(thread.task(), address)
+        .map_err(LoadError::Create)?;
     if let Some(tcb) = kernel.thread_mut(slot) {
         tcb.context.x[0] = address;
     }

@@ -6,6 +6,7 @@
 //! is in `kcore`.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use abi::ThreadId;
 use kcore::frame_allocator::FRAME_SIZE;
@@ -70,6 +71,15 @@ impl TaskSpace {
 #[derive(Debug, Default)]
 pub struct HardwareMachine;
 
+/// The kernel interface page's frame (0: not built; test images that skip the normal boot).
+static KERNEL_INTERFACE_PAGE: AtomicU64 = AtomicU64::new(0);
+
+/// The frame holding the kernel interface page, built at boot (`user_level.rs`); task_new
+/// maps it where its caller asks.
+pub fn set_kernel_interface_page(frame: u64) {
+    KERNEL_INTERFACE_PAGE.store(frame, Ordering::Relaxed);
+}
+
 fn rights_of(rights: Rights) -> user_space::Rights {
     user_space::Rights {
         read: rights.contains(Rights::READ),
@@ -131,6 +141,19 @@ impl Machine for HardwareMachine {
         for frame in owned_frames {
             let _ = memory::with_frames(|frames| frames.free(frame));
         }
+    }
+
+    fn map_kernel_interface_page(
+        &mut self,
+        space: &mut TaskSpace,
+        page: Page,
+    ) -> Result<(), OutOfMemory> {
+        let frame = KERNEL_INTERFACE_PAGE.load(Ordering::Relaxed);
+        if frame == 0 {
+            return Err(OutOfMemory);
+        }
+        let address = page.0.checked_mul(FRAME_SIZE).ok_or(OutOfMemory)?;
+        space.map_shared_read_only(address, frame)
     }
 
     fn provide_kernel_page(

@@ -131,28 +131,19 @@ pub fn start(
         log::error!("no frame for the kernel interface page; no user level");
         return;
     };
+    crate::machine::set_kernel_interface_page(kip_frame);
     let mut kernel = Kernel::new(HardwareMachine, timer::hz());
     let started =
         boot_programs::start(&mut kernel, ThreadId::SIGMA0.task(), ThreadId::NIL, &sigma0)
             .and_then(|sigma0| {
-                boot_programs::give_kernel_interface_page(
-                    &mut kernel,
-                    sigma0,
-                    KIP_ADDRESS,
-                    kip_frame,
-                )?;
+                boot_programs::give_kernel_interface_page(&mut kernel, sigma0, KIP_ADDRESS)?;
                 let root = boot_programs::start(
                     &mut kernel,
                     ThreadId::ROOT_TASK.task(),
                     sigma0,
                     &roottask,
                 )?;
-                boot_programs::give_kernel_interface_page(
-                    &mut kernel,
-                    root,
-                    KIP_ADDRESS,
-                    kip_frame,
-                )?;
+                boot_programs::give_kernel_interface_page(&mut kernel, root, KIP_ADDRESS)?;
                 Ok((sigma0, root))
             });
     match started {

@@ -21,6 +21,8 @@ const CHILD_PAGES: u64 = 0x5000_0000_0000;
 /// A child's UTCB area and stack top (the kernel's boot-program layout).
 pub const CHILD_UTCB_AREA: u64 = 0x7F00_0000_0000;
 pub const CHILD_STACK_TOP: u64 = 0x7F80_0000_0000;
+/// Where every child finds the kernel interface page (read-only): just below its UTCBs.
+pub const CHILD_KERNEL_INTERFACE_PAGE: u64 = CHILD_UTCB_AREA - PAGE_SIZE;
 
 /// A region of a child's address space and what backs it.
 #[derive(Clone, Debug)]
@@ -86,7 +88,8 @@ impl Children {
                 instruction_pointer: program.entry,
                 stack_pointer: CHILD_STACK_TOP,
                 utcb_area,
-                kernel_interface_page: Fpage::NIL,
+                kernel_interface_page: Fpage::page(CHILD_KERNEL_INTERFACE_PAGE, Rights::READ)
+                    .map_err(|_| "no fpage for the kernel interface page")?,
                 maximum_controlled_priority: 100,
                 exception_handler,
             });

@@ -30,6 +30,7 @@ fn boots_to_the_root_task(machine: Machine) {
         "hello: running in a task paged by the root task",
     ]);
     run.assert_contains("hello: task_new of a number the root task owns: refused (NotChief)");
+    run.assert_contains("hello: the kernel interface page is where task_new put it");
     // sigma0 and the root task share the CPU by time slices: sigma0's line has no fixed place.
     run.assert_line_matching(|line| {
         line.contains("sigma0: ") && line.ends_with("MiB of conventional memory to hand out")

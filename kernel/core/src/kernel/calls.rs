@@ -926,6 +926,13 @@ impl<M: Machine> Kernel<M> {
                             creation.exception_handler,
                             caller_id,
                         )
+                    })
+                    .and_then(|id| {
+                        let kip = creation.kernel_interface_page;
+                        if !kip.is_nil() {
+                            self.give_kernel_interface_page(task, kip.base())?;
+                        }
+                        Ok(id)
                     });
                 let id = match created {
                     Ok(id) => id,
@@ -944,6 +951,11 @@ impl<M: Machine> Kernel<M> {
                 self.inactive_owners.remove(&task);
                 if let Some(slot) = self.lookup(id) {
                     self.start_thread(slot, creation.instruction_pointer, creation.stack_pointer);
+                    // x0: where the kernel interface page is (0: none).
+                    let kip = creation.kernel_interface_page;
+                    if let Some(thread) = self.thread_mut(slot) {
+                        thread.context.x[0] = if kip.is_nil() { 0 } else { kip.base() };
+                    }
                 }
                 self.set_results(caller, TaskNewReturnValues { first_thread: id }.encode());
             }

@@ -603,14 +603,19 @@ impl<M: Machine> Kernel<M> {
         }
     }
 
-    /// Whether `[base, base + size)` in `task` overlaps its UTCB area (kernel-owned pages no
-    /// mapping may replace).
+    /// Whether `[base, base + size)` in `task` overlaps its UTCB area or its kernel interface
+    /// page (kernel-owned pages no mapping may replace).
     pub(super) fn overlaps_kernel_pages(&self, task: u16, base: u64, size: u64) -> bool {
         let Some(owner) = self.tasks.get(&task) else {
             return true;
         };
+        let end = base.saturating_add(size);
         let area_end = owner.utcb_base.saturating_add(owner.utcb_size);
-        base < area_end && owner.utcb_base < base.saturating_add(size)
+        let in_utcb_area = base < area_end && owner.utcb_base < end;
+        let on_kip = owner
+            .kernel_interface_page
+            .is_some_and(|page| base < page.saturating_add(super::PAGE_SIZE) && page < end);
+        in_utcb_area || on_kip
     }
 
     /// The receiver's acceptor (BR0 in its UTCB).

@@ -113,6 +113,14 @@ pub trait Machine {
     fn create_space(&mut self) -> Option<Self::Space>;
     /// Release an address space and every table and kernel-owned page (UTCBs) it holds.
     fn destroy_space(&mut self, space: Self::Space);
+    /// Map the kernel interface page (one frame the kernel filled at boot, shared by every
+    /// task) read-only at `page`; `OutOfMemory` also when the machine has none (test images
+    /// that skip the normal boot).
+    fn map_kernel_interface_page(
+        &mut self,
+        space: &mut Self::Space,
+        page: Page,
+    ) -> Result<(), mapdb::OutOfMemory>;
     /// Back the page at `page` with a zeroed kernel-owned frame, user read-write: UTCBs.
     fn provide_kernel_page(
         &mut self,
@@ -312,6 +320,8 @@ pub struct Task<S> {
     /// The UTCB area's size: it bounds the thread numbers the task may have, and no map
     /// item may land in it.
     pub utcb_size: u64,
+    /// Where the kernel interface page is mapped (no map item may land on it), if anywhere.
+    pub kernel_interface_page: Option<u64>,
     /// The highest priority this task may give threads (thread_schedule, task_new).
     pub maximum_priority: u8,
     /// This incarnation's version, shared by all its threads' IDs.
@@ -594,10 +604,32 @@ impl<M: Machine> Kernel<M> {
                 threads: BTreeMap::new(),
                 utcb_base,
                 utcb_size,
+                kernel_interface_page: None,
                 maximum_priority: u8::MAX,
                 version,
             },
         );
+        Ok(())
+    }
+
+    /// Map the kernel interface page read-only at `address` in `task` (a page outside its
+    /// UTCB area; at most one per task). Used at boot for sigma0 and the root task, and by
+    /// task_new.
+    pub fn give_kernel_interface_page(
+        &mut self,
+        task: u16,
+        address: u64,
+    ) -> Result<(), CreateError> {
+        if !address.is_multiple_of(PAGE_SIZE)
+            || self.overlaps_kernel_pages(task, address, PAGE_SIZE)
+        {
+            return Err(CreateError::InvalidId);
+        }
+        let owner = self.tasks.get_mut(&task).ok_or(CreateError::NoSuchTask)?;
+        self.machine
+            .map_kernel_interface_page(&mut owner.space, Page(address / PAGE_SIZE))
+            .map_err(|_| CreateError::OutOfMemory)?;
+        owner.kernel_interface_page = Some(address);
         Ok(())
     }
 

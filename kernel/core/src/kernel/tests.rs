@@ -112,6 +112,15 @@ impl Machine for FakeMachine {
         self.spaces_destroyed += 1;
     }
 
+    fn map_kernel_interface_page(
+        &mut self,
+        space: &mut FakeSpace,
+        page: Page,
+    ) -> Result<(), crate::mapdb::OutOfMemory> {
+        space.pages.insert(page.0, (KIP_FRAME, Rights::READ));
+        Ok(())
+    }
+
     fn provide_kernel_page(
         &mut self,
         space: &mut FakeSpace,
@@ -205,6 +214,8 @@ impl Machine for FakeMachine {
 }
 
 const UTCB_AREA: u64 = 0x7000_0000;
+/// The fake machine's kernel interface page frame.
+const KIP_FRAME: u64 = 0x0F_FFFF;
 const SIGMA0: u16 = 1;
 const ROOT: u16 = 2;
 
@@ -1611,4 +1622,43 @@ fn without_an_owner_of_unused_numbers_any_task_may_use_them() {
     let sigma0_id = id(&kernel, sigma0);
     assert_eq!(task_new(&mut kernel, sigma0, create(12, 1, sigma0_id)).0, 0);
     assert_eq!(kernel.tasks.get(&12).unwrap().chief, SIGMA0);
+}
+
+#[test]
+fn task_new_maps_the_kernel_interface_page_where_asked_and_no_map_item_replaces_it() {
+    let (mut kernel, _sigma0, root) = boot();
+    let root_id = id(&kernel, root);
+    let kip = 0x5000_0000;
+    let TaskNewArguments::Create(mut creation) = create(10, 1, root_id) else {
+        unreachable!()
+    };
+    creation.kernel_interface_page = Fpage::page(kip, FpageRights::NONE).unwrap();
+    let (error, child) = task_new(&mut kernel, root, TaskNewArguments::Create(creation));
+    assert_eq!(error, 0);
+    let child = kernel.lookup(ThreadId::from_raw(child)).unwrap();
+    assert_eq!(x(&kernel, child, 0), kip, "x0 = the kernel interface page");
+    assert_eq!(
+        kernel
+            .tasks
+            .get(&10)
+            .unwrap()
+            .space
+            .pages
+            .get(&(kip / 4096)),
+        Some(&(KIP_FRAME, Rights::READ))
+    );
+    assert!(kernel.overlaps_kernel_pages(10, kip, 4096));
+    assert!(kernel.overlaps_kernel_pages(10, kip - 0x10_0000, 0x20_0000));
+    assert!(!kernel.overlaps_kernel_pages(10, kip + 4096, 4096));
+    // Without one, x0 is 0.
+    let (error, other) = task_new(&mut kernel, root, create(11, 1, root_id));
+    assert_eq!(error, 0);
+    let other = kernel.lookup(ThreadId::from_raw(other)).unwrap();
+    assert_eq!(x(&kernel, other, 0), 0);
+    assert_eq!(kernel.tasks.get(&11).unwrap().kernel_interface_page, None);
+    // Inside the UTCB area: refused.
+    assert_eq!(
+        kernel.give_kernel_interface_page(11, UTCB_AREA),
+        Err(CreateError::InvalidId)
+    );
 }

@@ -2,9 +2,10 @@
 //!
 //! Nothing of it is mapped when it starts: the root task, its pager, maps each page of its
 //! image from the initrd and of its stack on its page faults, with memory the root task got
-//! from sigma0 (pagers stacked: sigma0 pages the root task, which pages hello). It then tries
-//! to create a task with a number nobody has used: the root task owns those, so the kernel
-//! must refuse (`NotChief`).
+//! from sigma0 (pagers stacked: sigma0 pages the root task, which pages hello). It checks the
+//! kernel interface page task_new mapped for it (its address came in x0), then tries to
+//! create a task with a number nobody has used: the root task owns those, so the kernel must
+//! refuse (`NotChief`).
 
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 
@@ -14,6 +15,18 @@ fn greet() {
     use abi::{Fpage, Rights, ThreadId};
 
     libl4::debug_println!("hello: running in a task paged by the root task");
+    let kip = rt::kernel_interface_page_address().map(|address| {
+        // SAFETY: the kernel maps the page read-only at this address for the task's life
+        // (task_new's argument); every bit pattern is a valid KernelInterfacePage.
+        unsafe { &*(address as *const abi::kernel_interface_page::KernelInterfacePage) }
+    });
+    match kip {
+        Some(kip) if kip.is_compatible() => libl4::debug_println!(
+            "hello: the kernel interface page is where task_new put it; counter at {} Hz",
+            kip.timer_frequency
+        ),
+        _ => libl4::debug_println!("hello: FAIL no valid kernel interface page in x0"),
+    }
     let Ok(first_thread) = ThreadId::new(60_000, 0, 1) else {
         return;
     };
