@@ -227,6 +227,9 @@ impl<M: Machine> Kernel<M> {
     /// kernel composed for it (a fault) has its user registers untouched instead: it simply
     /// runs again and retries the faulting instruction (and faults again if nothing changed).
     pub(super) fn abort_ipc(&mut self, thread: ThreadSlot, error: CallError) {
+        if let Some(tcb) = self.thread_mut(thread) {
+            tcb.propagated_as = None;
+        }
         let composed = self
             .thread_mut(thread)
             .and_then(|tcb| tcb.kernel_message.take())

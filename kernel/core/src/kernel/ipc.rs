@@ -121,10 +121,18 @@ impl<M: Machine> Kernel<M> {
             Ok(arguments) => arguments,
             Err(error) => return self.fail_call(caller, Call::Ipc, error),
         };
-        // Propagation (flag P) is defined by the ABI but not implemented yet: refused rather
-        // than silently delivered under the real sender's name.
-        if arguments.tag.is_propagated() {
-            return self.fail_call(caller, Call::Ipc, CallError::NotPermitted);
+        // Propagation (flag P): the message goes out in the name of the UTCB's
+        // virtual_sender, which must be a thread of the caller's task or of its subtree.
+        let propagated_as = if arguments.destination.is_some() && arguments.tag.is_propagated() {
+            match self.virtual_sender_of(caller) {
+                Some(virtual_sender) => Some(virtual_sender),
+                None => return self.fail_call(caller, Call::Ipc, CallError::NotPermitted),
+            }
+        } else {
+            None
+        };
+        if let Some(thread) = self.thread_mut(caller) {
+            thread.propagated_as = propagated_as;
         }
         // Decode fully before acting: the receive specifier must name something real.
         let receive = match arguments.receive {
@@ -195,15 +203,56 @@ impl<M: Machine> Kernel<M> {
         }
     }
 
-    /// Whether `receiver` is blocked in a receive that accepts a message from `sender`.
+    /// The thread a propagating `caller` names in its UTCB's `virtual_sender`, if it may send
+    /// in its name: a live thread of the caller's task or of a task in its subtree.
+    fn virtual_sender_of(&mut self, caller: ThreadSlot) -> Option<ThreadId> {
+        let utcb = self.thread(caller)?.utcb;
+        let mut word = [0u64; 1];
+        let address = utcb + abi::utcb::Utcb::OFFSET_VIRTUAL_SENDER as u64;
+        self.read_user_words(caller, address, &mut word).ok()?;
+        let virtual_sender = ThreadId::decode(word[0]).ok()?;
+        self.lookup(virtual_sender)?;
+        let caller_task = self.thread(caller)?.id.task();
+        // Walk up the chiefs from the virtual sender's task: the caller's task must be met.
+        let mut task = virtual_sender.task();
+        for _ in 0..=self.tasks.len() {
+            if task == caller_task {
+                return Some(virtual_sender);
+            }
+            task = self.tasks.get(&task)?.chief;
+            if task == ThreadId::KERNEL_TASK {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Whom `sender`'s message claims to come from: the thread it propagates as, or itself.
+    fn apparent_sender(&self, sender: ThreadSlot) -> Option<ThreadId> {
+        let thread = self.thread(sender)?;
+        match (thread.kernel_message.is_none(), thread.propagated_as) {
+            (true, Some(virtual_sender)) => Some(virtual_sender),
+            _ => Some(thread.id),
+        }
+    }
+
+    /// Whether a receive from `from` accepts a message whose apparent sender is `sender`.
+    fn receive_matches(&self, from: ReceiveFrom, sender: ThreadSlot) -> bool {
+        match from {
+            ReceiveFrom::Any => true,
+            ReceiveFrom::Thread(partner) => {
+                let partner = self.thread(partner).map(|tcb| tcb.id);
+                partner.is_some() && partner == self.apparent_sender(sender)
+            }
+            ReceiveFrom::Interrupt(_) => false,
+        }
+    }
+
+    /// Whether `receiver` is blocked in a receive that accepts a message from `sender` (a
+    /// closed wait matches the sender the receiver will see).
     fn accepts_from(&self, receiver: ThreadSlot, sender: ThreadSlot) -> bool {
         match self.thread(receiver).map(|thread| thread.state) {
-            Some(ThreadState::Receiving {
-                from: ReceiveFrom::Any,
-            }) => true,
-            Some(ThreadState::Receiving {
-                from: ReceiveFrom::Thread(partner),
-            }) => partner == sender,
+            Some(ThreadState::Receiving { from }) => self.receive_matches(from, sender),
             _ => false,
         }
     }
@@ -247,11 +296,10 @@ impl<M: Machine> Kernel<M> {
             self.machine.set_interrupt_masked(line, false);
         }
         let sender = self.thread(thread).and_then(|tcb| {
-            tcb.send_queue.iter().copied().find(|&sender| match from {
-                ReceiveFrom::Any => true,
-                ReceiveFrom::Thread(partner) => partner == sender,
-                ReceiveFrom::Interrupt(_) => false,
-            })
+            tcb.send_queue
+                .iter()
+                .copied()
+                .find(|&sender| self.receive_matches(from, sender))
         });
         match sender {
             Some(sender) => {
@@ -333,6 +381,10 @@ impl<M: Machine> Kernel<M> {
             .unwrap_or_else(|| Box::new([0; MESSAGE_WORDS]));
         let result = self.transfer_through(sender, receiver, redirected, &mut words);
         self.message_buffer = Some(words);
+        // The send phase is over, delivered or failed: the sender propagates no more.
+        if let Some(thread) = self.thread_mut(sender) {
+            thread.propagated_as = None;
+        }
         result
     }
 
@@ -344,7 +396,8 @@ impl<M: Machine> Kernel<M> {
         words: &mut [u64; MESSAGE_WORDS],
     ) -> Result<(), TransferError> {
         let tag = self.read_message(sender, words)?;
-        let sender_id = self.thread(sender).map_or(ThreadId::NIL, |tcb| tcb.id);
+        let real_sender = self.thread(sender).map_or(ThreadId::NIL, |tcb| tcb.id);
+        let sender_id = self.apparent_sender(sender).unwrap_or(ThreadId::NIL);
         let reply_kind = self
             .thread(receiver)
             .and_then(|tcb| tcb.kernel_message.as_ref())
@@ -373,6 +426,13 @@ impl<M: Machine> Kernel<M> {
                 if redirected {
                     tag = tag.with_flags(tag.flags().union(TagFlags::REDIRECTED));
                     self.tell_intended_receiver(sender, receiver)?;
+                }
+                if tag.is_propagated() {
+                    // A propagated message: the receiver learns the real sender from its UTCB.
+                    let utcb = self.thread(receiver).map_or(0, |tcb| tcb.utcb);
+                    let address = utcb + abi::utcb::Utcb::OFFSET_ACTUAL_SENDER as u64;
+                    self.write_user_words(receiver, address, &[real_sender.raw()])
+                        .map_err(|_| TransferError::FAULT_IN_RECEIVER)?;
                 }
                 self.write_message(receiver, tag, message.words, sender_id)?;
             }

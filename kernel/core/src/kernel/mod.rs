@@ -271,6 +271,9 @@ pub struct Thread {
     /// A message the kernel composed on this thread's behalf (page fault, exception), sent
     /// instead of its registers, and how to take the reply.
     kernel_message: Option<KernelMessage>,
+    /// While it sends a propagated message (flag P): the thread it sends in the name of
+    /// (checked when the ipc began), whom the receiver sees and a closed wait matches.
+    propagated_as: Option<ThreadId>,
     /// Its FP/SIMD registers while another thread owns the FP unit (`None`: never saved,
     /// all zero).
     pub fp: Option<alloc::boxed::Box<FpRegisters>>,
@@ -301,6 +304,7 @@ impl Thread {
             fast_sender: ThreadId::NIL.raw(),
             slot,
             switch: fastpath::SwitchCache::EMPTY,
+            propagated_as: None,
             fp: None,
         }
     }

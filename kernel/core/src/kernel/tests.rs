@@ -1293,16 +1293,118 @@ fn the_utcb_holds_the_threads_own_id_and_mirrors_of_its_pager_and_handler() {
     );
 }
 
+/// A tag with flag P (propagation).
+fn propagated(label: u16, untyped: usize) -> MessageTag {
+    tag(label, untyped, 0).with_flags(abi::message::TagFlags::PROPAGATED)
+}
+
 #[test]
-fn a_propagated_message_is_refused_until_propagation_is_implemented() {
+fn a_chief_propagates_in_the_name_of_a_thread_of_its_clan_and_a_closed_wait_on_that_thread_takes_it()
+ {
     let (mut kernel, sigma0, root) = boot();
-    let server = id(&kernel, sigma0);
-    let propagated = tag(1, 0, 0).with_flags(abi::message::TagFlags::PROPAGATED);
+    // Task 10, chiefed by the root task: the root task may send in its thread's name.
+    let member = spawn(&mut kernel, 10, ROOT, ThreadId::NIL);
+    let member_id = id(&kernel, member);
+    let (server, root_id) = (id(&kernel, sigma0), id(&kernel, root));
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::receive(ReceiveSpecifier::From(member_id), Timeouts::NEVER),
+    );
+    write_utcb_word(
+        &mut kernel,
+        root,
+        abi::utcb::Utcb::OFFSET_VIRTUAL_SENDER,
+        member_id.raw(),
+    );
     ipc(
         &mut kernel,
         root,
-        IpcArguments::send(server, propagated, [0; 7], Timeouts::ZERO),
+        IpcArguments::send(
+            server,
+            propagated(5, 1),
+            [77, 0, 0, 0, 0, 0, 0],
+            Timeouts::ZERO,
+        ),
     );
+    assert_eq!(error_of(&kernel, root), 0);
+    assert_eq!(state(&kernel, sigma0), ThreadState::Ready);
+    assert_eq!(
+        x(&kernel, sigma0, 8),
+        member_id.raw(),
+        "x8: the virtual sender"
+    );
+    assert_eq!(x(&kernel, sigma0, 1), 77);
+    assert!(MessageTag::from_raw(x(&kernel, sigma0, 0)).is_propagated());
+    assert_eq!(
+        read_utcb_word(&mut kernel, sigma0, abi::utcb::Utcb::OFFSET_ACTUAL_SENDER),
+        root_id.raw()
+    );
+
+    // Queued: the send waits until the receiver waits for the thread it will see.
+    ipc(
+        &mut kernel,
+        root,
+        IpcArguments::send(server, propagated(6, 0), [0; 7], Timeouts::NEVER),
+    );
+    assert_eq!(state(&kernel, root), ThreadState::Sending { to: sigma0 });
+    // A closed wait on the real sender does not take it ...
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::receive(ReceiveSpecifier::From(root_id), Timeouts::ZERO),
+    );
+    assert_eq!(error_of(&kernel, sigma0), CallError::ReceiveTimeout.code());
+    // ... a closed wait on the virtual sender does.
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::receive(ReceiveSpecifier::From(member_id), Timeouts::ZERO),
+    );
+    assert_eq!(error_of(&kernel, sigma0), 0);
+    assert_eq!(x(&kernel, sigma0, 8), member_id.raw());
+    assert_eq!(MessageTag::from_raw(x(&kernel, sigma0, 0)).label(), 6);
+    assert_eq!(state(&kernel, root), ThreadState::Ready);
+    assert_eq!(kernel.thread(root).unwrap().propagated_as, None);
+}
+
+#[test]
+fn propagating_outside_the_own_subtree_is_not_permitted() {
+    let (mut kernel, sigma0, root) = boot();
+    let member = spawn(&mut kernel, 10, ROOT, ThreadId::NIL);
+    let member_id = id(&kernel, member);
+    let (server, root_id) = (id(&kernel, sigma0), id(&kernel, root));
+    let send = IpcArguments::send(server, propagated(1, 0), [0; 7], Timeouts::ZERO);
+    // sigma0 is not task 10's chief; the member cannot speak for its chief; nobody for a
+    // thread that does not exist.
+    write_utcb_word(
+        &mut kernel,
+        sigma0,
+        abi::utcb::Utcb::OFFSET_VIRTUAL_SENDER,
+        member_id.raw(),
+    );
+    ipc(
+        &mut kernel,
+        sigma0,
+        IpcArguments::send(root_id, propagated(1, 0), [0; 7], Timeouts::ZERO),
+    );
+    assert_eq!(error_of(&kernel, sigma0), CallError::NotPermitted.code());
+    write_utcb_word(
+        &mut kernel,
+        member,
+        abi::utcb::Utcb::OFFSET_VIRTUAL_SENDER,
+        root_id.raw(),
+    );
+    ipc(&mut kernel, member, send);
+    assert_eq!(error_of(&kernel, member), CallError::NotPermitted.code());
+    let ghost = ThreadId::new(10, 5, 1).unwrap();
+    write_utcb_word(
+        &mut kernel,
+        root,
+        abi::utcb::Utcb::OFFSET_VIRTUAL_SENDER,
+        ghost.raw(),
+    );
+    ipc(&mut kernel, root, send);
     assert_eq!(error_of(&kernel, root), CallError::NotPermitted.code());
 }
 
