@@ -18,7 +18,8 @@
 //!   no flags, and receives with timeout never; either from the destination (a call) or from
 //!   anyone (reply-and-wait) when nothing could be received at once (an empty send queue, no
 //!   interrupt attached to it: an open wait also acknowledges those);
-//! - the destination is found through a direct-mapped cache of thread IDs, is not the
+//! - the destination is found through a direct-mapped cache from thread IDs to TCB
+//!   addresses (no table index, no bounds check: Liedtke's TCBs addressed directly), is not the
 //!   sender, is in the sender's clan, waits in a receive that accepts the sender, with no
 //!   timeout armed and no kernel-composed message (a page-fault or exception reply is taken
 //!   differently);
@@ -26,10 +27,16 @@
 //!   scheduler would choose: the sender blocks, the destination becomes the running thread,
 //!   and no ready queue changes);
 //! - the machine can switch to the destination's address space without extra work
-//!   ([`Machine::fast_switch_value`]: on the EL1 binary, its ASID is current).
+//!   ([`Machine::fast_switch_value`]: on the EL1 binary, its ASID is current), a value the
+//!   destination's TCB remembers for the current [`Machine::switch_epoch`].
 //!
 //! Clan membership is decided from copies of the chiefs kept in both TCBs, so intra-clan IPC
-//! pays four comparisons for the clan rules; redirection takes the general path.
+//! between tasks of one chief pays two loads and a compare for the clan rules; redirection
+//! takes the general path.
+//!
+//! The EL1 binary runs the hit case in asm (`kernel/kernel/src/arch/fastpath.s`) over the
+//! offsets and encodings [`FastpathLayout`] publishes, and calls [`Kernel::ipc_fastpath`]
+//! whenever the asm's checks fail; this function stays the definition the host tests check.
 
 use alloc::boxed::Box;
 
@@ -160,7 +167,8 @@ pub struct FastpathLayout {
     pub kernel_current_slot: usize,
     /// `Kernel::fp_owner_tcb`: a nullable TCB address.
     pub kernel_fp_owner_tcb: usize,
-    /// The ID cache's entries: the address of `[Option<TcbAddress>; ID_CACHE_ENTRIES]`.
+    /// Where the kernel keeps the address of the ID cache's entries, an array of
+    /// `ID_CACHE_ENTRIES` nullable TCB addresses.
     pub kernel_id_cache: usize,
     /// The scheduler's highest ready priority: `i16`, -1 for none.
     pub kernel_highest_ready: usize,
