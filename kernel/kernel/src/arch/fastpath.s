@@ -100,24 +100,7 @@ ipc_fast_priority:
 // Everything else comes from the receiver's context, as in restore_context; IRQs are still
 // masked from the exception entry.
 fastpath_exit:
-    ldp     x2, x3, [sp, #{CONTEXT_PC}]
-    and     x3, x3, #0xf0000000
-    msr     elr_el1, x2
-    msr     spsr_el1, x3
-    ldp     x30, x2, [sp, #{CONTEXT_X30}]
-    msr     sp_el0, x2
-    ldr     x2, [sp, #{CONTEXT_TLS}]
-    msr     tpidr_el0, x2
-    ldp     x8, x9, [sp, #16 * 4]
-    ldp     x10, x11, [sp, #16 * 5]
-    ldp     x12, x13, [sp, #16 * 6]
-    ldp     x14, x15, [sp, #16 * 7]
-    ldp     x16, x17, [sp, #16 * 8]
-    ldp     x20, x21, [sp, #16 * 10]
-    ldp     x22, x23, [sp, #16 * 11]
-    ldp     x24, x25, [sp, #16 * 12]
-    ldp     x26, x27, [sp, #16 * 13]
-    ldp     x28, x29, [sp, #16 * 14]
+    LOAD_CONTEXT_COMMON
     ldp     x0, x1, [x19, #16 * 0]
     ldp     x2, x3, [x19, #16 * 1]
     ldp     x4, x5, [x19, #16 * 2]

@@ -84,6 +84,30 @@ exception_vectors:
     mov     sp, x2
 .endm
 
+// The part of returning to EL0 that restore_context and the fastpath's exit share: from the
+// context at sp, ELR, SPSR (only NZCV of the saved PSTATE: EL0t with interrupts unmasked,
+// always), x30, SP_EL0, TPIDR_EL0, and x8..x17, x20..x29. Clobbers x2, x3.
+.macro LOAD_CONTEXT_COMMON
+    ldp     x2, x3, [sp, #{CONTEXT_PC}]
+    and     x3, x3, #0xf0000000
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x2, [sp, #{CONTEXT_X30}]
+    msr     sp_el0, x2
+    ldr     x2, [sp, #{CONTEXT_TLS}]
+    msr     tpidr_el0, x2
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x28, x29, [sp, #16 * 14]
+.endm
+
 el0_synchronous:
     SAVE_CONTEXT
     mrs     x2, esr_el1
@@ -114,29 +138,12 @@ el0_other:
 restore_context:
     msr     daifset, #0b0010
     mov     sp, x0
-    ldp     x2, x3, [x0, #{CONTEXT_PC}]
-    and     x3, x3, #0xf0000000
-    msr     elr_el1, x2
-    msr     spsr_el1, x3
-    ldp     x30, x2, [x0, #{CONTEXT_X30}]
-    msr     sp_el0, x2
-    ldr     x2, [x0, #{CONTEXT_TLS}]
-    msr     tpidr_el0, x2
-    ldp     x2, x3, [x0, #16 * 1]
-    ldp     x4, x5, [x0, #16 * 2]
-    ldp     x6, x7, [x0, #16 * 3]
-    ldp     x8, x9, [x0, #16 * 4]
-    ldp     x10, x11, [x0, #16 * 5]
-    ldp     x12, x13, [x0, #16 * 6]
-    ldp     x14, x15, [x0, #16 * 7]
-    ldp     x16, x17, [x0, #16 * 8]
-    ldp     x18, x19, [x0, #16 * 9]
-    ldp     x20, x21, [x0, #16 * 10]
-    ldp     x22, x23, [x0, #16 * 11]
-    ldp     x24, x25, [x0, #16 * 12]
-    ldp     x26, x27, [x0, #16 * 13]
-    ldp     x28, x29, [x0, #16 * 14]
-    ldp     x0, x1, [x0]
+    LOAD_CONTEXT_COMMON
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x18, x19, [sp, #16 * 9]
+    ldp     x0, x1, [sp, #16 * 0]
     eret
 
 trap_entry:
