@@ -1233,6 +1233,10 @@ fn a_fuzzer_calling_the_kernel_with_random_arguments_never_breaks_its_invariants
     };
     let ids: Vec<u64> = slots.iter().map(|&slot| id(&kernel, slot).raw()).collect();
     for round in 0..100_000u32 {
+        if round == 50_000 {
+            // The second half under V2's ownership of task numbers, as the normal boot runs.
+            kernel.give_unused_task_numbers_to(ROOT);
+        }
         let Some(current) = kernel.current() else {
             kernel.timer_tick();
             // Everyone may be blocked: wake a random thread the way lthread_ex_regs would.
@@ -1252,6 +1256,16 @@ fn a_fuzzer_calling_the_kernel_with_random_arguments_never_breaks_its_invariants
                 2 => next() % 64,
                 _ => 0,
             };
+        }
+        if next() % 4 == 0 {
+            // Sometimes a virtual sender worth propagating as (flag P is a random bit).
+            let word = ids[(next() % ids.len() as u64) as usize];
+            write_utcb_word(
+                &mut kernel,
+                current,
+                abi::utcb::Utcb::OFFSET_VIRTUAL_SENDER,
+                word,
+            );
         }
         match next() % 10 {
             0 => kernel.page_fault(next() % 0x1_0000_0000, Access::Read, next()),
