@@ -21,9 +21,9 @@ mod calls;
 mod fastpath;
 mod ipc;
 mod task_table;
-// Owns TCBs at fixed addresses (see the crate documentation).
 #[cfg(test)]
 mod tests;
+// Owns TCBs at fixed addresses (see the crate documentation).
 #[allow(unsafe_code)]
 mod thread_table;
 
