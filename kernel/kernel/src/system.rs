@@ -48,7 +48,7 @@ pub fn audit_invariants() {
     AUDIT.store(true, Ordering::Relaxed);
 }
 
-/// [`audit_invariants`]' check.
+/// The check [`audit_invariants`] turns on; `when` says where in the event it ran.
 fn audit(kernel: &Kernel<HardwareMachine>, when: &str) {
     if cfg!(feature = "ktest")
         && AUDIT.load(Ordering::Relaxed)
