@@ -77,9 +77,10 @@ pub const HANDLE_DISTRIBUTOR_MAPPED: u64 = 1 << 63;
 
 /// Every figure the client prints, in order. `empty_loop` is the loop overhead itself; every
 /// other figure has it subtracted.
-pub const FIGURES: [&str; 7] = [
+pub const FIGURES: [&str; 8] = [
     "empty_loop",
     "null_call",
+    "thread_switch_yield",
     "ipc_call_reply_two_spaces",
     "ipc_call_reply_same_space",
     "ipc_one_way",

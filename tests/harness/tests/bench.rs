@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Every figure `make bench` reports (the client's `FIGURES`, tests/bench-programs).
-const FIGURES: [&str; 7] = [
+const FIGURES: [&str; 8] = [
     "empty_loop",
     "null_call",
+    "thread_switch_yield",
     "ipc_call_reply_two_spaces",
     "ipc_call_reply_same_space",
     "ipc_one_way",

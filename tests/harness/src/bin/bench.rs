@@ -29,9 +29,10 @@ usage: bench [options]
 
 /// The figures the client prints, in order (tests/bench-programs `FIGURES`). Every one must
 /// be in a run's log; a figure not listed here is still reported, after these.
-const FIGURES: [&str; 7] = [
+const FIGURES: [&str; 8] = [
     "empty_loop",
     "null_call",
+    "thread_switch_yield",
     "ipc_call_reply_two_spaces",
     "ipc_call_reply_same_space",
     "ipc_one_way",
@@ -376,6 +377,7 @@ KTEST START bench
 [4.0/v1] BENCH-START iterations=1000 counter_frequency=62500000
 [4.0/v1] BENCH empty_loop 4 ticks=250 iterations=1000
 [4.0/v1] BENCH null_call 2330 ticks=145875 iterations=1000
+[4.0/v1] BENCH thread_switch_yield 1200 ticks=75000 iterations=1000
 [4.0/v1] BENCH ipc_call_reply_two_spaces 7922 ticks=495360 iterations=1000
 [4.0/v1] BENCH ipc_call_reply_same_space 8105 ticks=506813 iterations=1000
 [4.0/v1] BENCH ipc_one_way 6171 ticks=385936 iterations=1000

@@ -79,6 +79,7 @@ pub fn main() {
     bench.overhead = bench.report("empty_loop", empty, iterations);
 
     null_call(&bench);
+    yield_without_switch(&bench);
     call_reply_two_spaces(&bench);
     call_reply_same_space(&bench);
     one_way(&bench);
@@ -108,6 +109,25 @@ fn null_call(bench: &Bench) {
         fail(NAME, format_args!("id_nearest failed: {errors:#x}"));
     }
     bench.report("null_call", ticks, bench.iterations);
+}
+
+/// thread_switch to nobody (yield) while no other thread of the client's priority is ready
+/// (the server waits in a receive): the kernel finds nobody to give the time to and returns.
+/// seL4's figure for the same ("yield, no switch") is in BENCHMARKING.md.
+fn yield_without_switch(bench: &Bench) {
+    let mut errors = 0;
+    let mut call = |_| {
+        errors |= match libl4::thread_switch(None) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        }
+    };
+    call(0);
+    let ticks = time(bench.iterations, call);
+    if errors != 0 {
+        fail(NAME, format_args!("thread_switch failed"));
+    }
+    bench.report("thread_switch_yield", ticks, bench.iterations);
 }
 
 /// N calls to `server`, each answered by reply-and-wait with MR1 + 1; register-only
