@@ -464,6 +464,16 @@ impl UserSpace {
     /// the ASIDs rolled over) and load TTBR0_EL1 with the root and the ASID. Switching to a
     /// space whose ASID is still valid flushes nothing. Returns what the allocator decided.
     pub fn activate(&mut self) -> Activation {
+        // The common case: TTBR0 already holds this space under an ASID of the current
+        // generation (the same thread runs on, or the IPC fastpath switched here). Nothing to
+        // load, and nothing for the allocator: it learns what TTBR0 holds from the register
+        // the next time it runs (below), before any roll-over.
+        if let Some(asid) = self.asid
+            && asid.generation == ASID_GENERATION.load(Ordering::Relaxed)
+            && arch::user::loaded_user_tables() == (self.root, asid.value)
+        {
+            return Activation::Valid(asid.value);
+        }
         with_shared(|shared| {
             let running = shared.active().map(|(_, value)| value);
             let asids = shared.asids.get_or_insert_with(new_asid_allocator);
