@@ -265,6 +265,9 @@ impl<M: Machine> Kernel<M> {
         destination: ThreadId,
     ) -> Option<(ThreadSlot, bool)> {
         let target = self.lookup(destination)?;
+        if self.in_one_clan(caller, target) {
+            return Some((target, false));
+        }
         let from = self.thread(caller)?.id.task();
         match self.nearest_task(from, destination.task())? {
             (_, NearestKind::Direct) => Some((target, false)),
@@ -273,6 +276,20 @@ impl<M: Machine> Kernel<M> {
                 Some((chief, chief != target))
             }
         }
+    }
+
+    /// The clan rules' direct cases (one task, siblings, parent, child), decided from the
+    /// chiefs both TCBs keep, without the task map: the answer of `nearest_task` being
+    /// `Direct`, cheaply.
+    fn in_one_clan(&self, caller: ThreadSlot, target: ThreadSlot) -> bool {
+        let (Some(sender), Some(receiver)) = (self.thread(caller), self.thread(target)) else {
+            return false;
+        };
+        let (from, to) = (sender.id.task(), receiver.id.task());
+        from == to
+            || sender.clan_chief == receiver.clan_chief
+            || receiver.clan_chief == from
+            || sender.clan_chief == to
     }
 
     /// The task a message from task `from` to task `to` is delivered to, and how.
@@ -312,7 +329,10 @@ impl<M: Machine> Kernel<M> {
         let answer = if destination.is_interrupt() {
             Some((destination, NearestKind::Direct))
         } else {
-            self.lookup(destination).and_then(|_| {
+            self.lookup(destination).and_then(|target| {
+                if self.in_one_clan(caller, target) {
+                    return Some((destination, NearestKind::Direct));
+                }
                 let from = self.thread(caller)?.id.task();
                 let (task, kind) = self.nearest_task(from, destination.task())?;
                 let nearest = match kind {

@@ -350,6 +350,17 @@ impl<M: Machine> Kernel<M> {
         })
     }
 
+    /// The slot of thread `id` if the ID cache knows it: one hashed load and a compare
+    /// instead of two map look-ups (`Kernel::lookup` tries this first). `None` says only
+    /// that the cache does not know it.
+    pub(super) fn cached_slot(&self, id: ThreadId) -> Option<ThreadSlot> {
+        let address = self.fast_ids.get(id.raw())?;
+        // SAFETY: the cache holds only addresses of live TCBs (`check_invariants`), and
+        // `&self` keeps every `&mut` to the thread table away while this reads.
+        let thread = unsafe { &*address.as_ptr() };
+        (thread.id == id).then_some(thread.slot)
+    }
+
     /// The cache holds only live threads, each in its own ID's entry.
     pub(super) fn check_id_cache(&self) -> Result<(), &'static str> {
         let occupied = self.fast_ids.entries.iter().flatten().count();

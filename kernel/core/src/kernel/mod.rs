@@ -566,6 +566,9 @@ impl<M: Machine> Kernel<M> {
         if !id.is_user_thread() {
             return None;
         }
+        if let Some(slot) = self.cached_slot(id) {
+            return Some(slot);
+        }
         let slot = *self.tasks.get(&id.task())?.threads.get(&id.thread())?;
         (self.thread(slot)?.id == id).then_some(slot)
     }
