@@ -282,14 +282,10 @@ impl<M: Machine> Kernel<M> {
     /// chiefs both TCBs keep, without the task map: the answer of `nearest_task` being
     /// `Direct`, cheaply.
     fn in_one_clan(&self, caller: ThreadSlot, target: ThreadSlot) -> bool {
-        let (Some(sender), Some(receiver)) = (self.thread(caller), self.thread(target)) else {
-            return false;
-        };
-        let (from, to) = (sender.id.task(), receiver.id.task());
-        from == to
-            || sender.clan_chief == receiver.clan_chief
-            || receiver.clan_chief == from
-            || sender.clan_chief == to
+        match (self.thread(caller), self.thread(target)) {
+            (Some(sender), Some(receiver)) => sender.in_one_clan_with(receiver),
+            _ => false,
+        }
     }
 
     /// The task a message from task `from` to task `to` is delivered to, and how.

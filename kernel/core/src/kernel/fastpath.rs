@@ -310,12 +310,7 @@ impl<M: Machine> Kernel<M> {
         {
             return None;
         }
-        let (from, to) = (sender.id.task(), receiver.id.task());
-        let same_clan = sender.clan_chief == receiver.clan_chief
-            || from == to
-            || receiver.clan_chief == from
-            || sender.clan_chief == to;
-        if !same_clan || self.scheduler.has_ready_above(receiver.priority) {
+        if !sender.in_one_clan_with(receiver) || self.scheduler.has_ready_above(receiver.priority) {
             return None;
         }
         let epoch = self.machine.switch_epoch();

@@ -280,6 +280,17 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// Whether a message from this thread to `receiver` is direct under the clan rules (one
+    /// task, siblings, parent, child), decided from the chiefs both TCBs keep: intra-clan
+    /// IPC pays these compares and no look-up.
+    fn in_one_clan_with(&self, receiver: &Thread) -> bool {
+        let (from, to) = (self.id.task(), receiver.id.task());
+        self.clan_chief == receiver.clan_chief
+            || from == to
+            || receiver.clan_chief == from
+            || self.clan_chief == to
+    }
+
     /// A new thread `id` in `slot`, inactive, with its UTCB at `utcb`, no pager, exception
     /// handler or scheduler, the default priority, and its task's slot and chief still 0
     /// (the creator fills them in).
